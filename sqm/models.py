@@ -344,6 +344,16 @@ class Alert(msgspec.Struct, kw_only=True):
     acked_by: str | None = None
     acked_at: AwareTime | None = None
     timeline: list[TimelineEntry] = msgspec.field(default_factory=list)
+    # added by alerts/ (all optional): what the engine shows supervisors about an alert
+    sightings: int = 0
+    flapping: bool = False
+    hold_until: AwareTime | None = None
+    """pending → firing at this time, or a held (flapping) resolution resolves at it."""
+    ack_expires_at: AwareTime | None = None
+    escalation_level: int = 0
+    receivers: list[str] = msgspec.field(default_factory=list)
+    silenced_by: list[str] = msgspec.field(default_factory=list)
+    inhibited_by: str | None = None
 
 
 def decode_alert(raw: bytes | str) -> Alert:
