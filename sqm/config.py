@@ -153,6 +153,17 @@ class ApiSettings(_Section):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_batch: int = Field(1000, ge=1)
     base_url: str = Field("", description="public URL, for links in alerts (defaults to http://host:port)")
+    wallboard_window: Literal["1m", "5m", "1h", "60m"] = Field("1m", description="window the wallboard shows by default")
+    wallboard_targets: dict[str, float] = Field(
+        default_factory=lambda: {"frt_p90_s": 240.0, "timeout_rate": 0.05, "abandon_rate": 0.05},
+        description="wallboard colour targets for KPIs the service standards (targets) do not set",
+    )
+    warn_margin: float = Field(
+        0.2, ge=0, le=1, description="amber when a KPI meets its target with less than this share of the room to spare"
+    )
+    rate_limit_per_s: float = Field(50.0, ge=0, description="requests per second per key or client address (0: off)")
+    rate_limit_burst: int = Field(200, ge=1)
+    sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on /v1/live")
 
 
 class InfluxSettings(_Section):

