@@ -149,7 +149,7 @@ def smtp_server() -> Iterator[Mailbox]:
     box = Mailbox("127.0.0.1", free_port())
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        async def handle_DATA(self, server, session, envelope):
             box.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             return "250 OK"
 
