@@ -99,21 +99,136 @@ class DetectorSettings(_Section):
     window: Literal["1m", "5m", "1h", "60m"] = "60m"
 
 
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class QuietHours(_Section):
+    """A daily window (site time zone) in which a receiver gets only critical alerts."""
+
+    start: str = Field("22:00", pattern=_HHMM)
+    end: str = Field("08:00", pattern=_HHMM, description="may be earlier than start: the window then spans midnight")
+    days: list[int] = Field(default_factory=lambda: list(range(7)), description="0 = Monday; the day the window starts")
+
+
 class Receiver(_Section):
     name: str
     urls: list[SecretStr] = Field(default_factory=list, description="Apprise URLs (they carry tokens: never logged)")
     language: Literal["en", "zh"] = "zh"
+    quiet_hours: list[QuietHours] = Field(default_factory=list)
+    failover: str | None = Field(None, description="receiver that also gets a critical alert this one failed to take")
+    mention: list[str] = Field(default_factory=list, description="WeCom user ids / mobiles always @-mentioned")
 
 
 class Route(_Section):
-    receiver: str
-    match: dict[str, str] = Field(default_factory=dict)
+    """A node of the routing tree (Alertmanager's route): unset settings are inherited from the parent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    receiver: str | None = None
+    match: dict[str, str] = Field(default_factory=dict, description="label → exact value")
+    matchers: list[str] = Field(default_factory=list, description='"team=billing", "kpi=~frt_.*", "severity!=info"')
     continue_: bool = Field(False, alias="continue")
     group_by: list[str] | None = None
-    group_wait_s: float | None = None
-    group_interval_s: float | None = None
-    repeat_interval_s: float | None = None
+    group_wait_s: float | None = Field(None, ge=0)
+    group_interval_s: float | None = Field(None, ge=0)
+    repeat_interval_s: float | None = Field(None, ge=0)
+    escalation: str | None = Field(None, description="name of an escalation policy")
     routes: list[Route] = Field(default_factory=list)
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers_parse(cls, v: list[str]) -> list[str]:
+        for m in v:
+            _check_matcher(m)
+        return v
+
+
+def _check_matcher(text: str) -> None:
+    import re
+
+    found = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", text)
+    if not found:
+        msg = f"matcher {text!r} is not of the form label=value, label!=value, label=~regex or label!~regex"
+        raise ValueError(msg)
+    if found[2] in ("=~", "!~"):
+        try:
+            re.compile(found[3])
+        except re.error as err:
+            msg = f"matcher {text!r}: bad regular expression: {err}"
+            raise ValueError(msg) from err
+
+
+class InhibitRule(_Section):
+    """While an alert matching ``source`` fires, alerts matching ``target`` with the same ``equal`` labels are held."""
+
+    source: list[str]
+    target: list[str]
+    equal: list[str] = Field(default_factory=list)
+
+    @field_validator("source", "target")
+    @classmethod
+    def _matchers_parse(cls, v: list[str]) -> list[str]:
+        for m in v:
+            _check_matcher(m)
+        return v
+
+
+def _default_inhibit_rules() -> list[InhibitRule]:
+    return [
+        # a team-wide alert holds back the same KPI's per-channel alerts of that team
+        InhibitRule(source=["channel=*"], target=["channel!=*"], equal=["kpi", "window", "team", "region"]),
+        # an overall alert (all teams, all channels) holds back every per-channel alert of that KPI
+        InhibitRule(source=["team=*", "channel=*"], target=["channel!=*"], equal=["kpi", "window"]),
+    ]
+
+
+class Person(_Section):
+    name: str
+    wecom_user: str = Field("", description="WeCom user id, @-mentioned in WeCom messages")
+    mobile: str = ""
+    email: str = ""
+    receiver: str | None = Field(None, description="a personal receiver (e.g. their mailto://) escalations also go to")
+
+
+class Shift(_Section):
+    """Who holds which role (supervisor, team_lead, manager…) during a daily window, per team ("*" = any)."""
+
+    name: str
+    start: str = Field("00:00", pattern=_HHMM)
+    end: str = Field("00:00", pattern=_HHMM, description="equal to start: all day")
+    days: list[int] = Field(default_factory=lambda: list(range(7)))
+    team: str = "*"
+    roles: dict[str, str] = Field(default_factory=dict, description="role → person name")
+
+
+class Roster(_Section):
+    people: list[Person] = Field(default_factory=list)
+    shifts: list[Shift] = Field(default_factory=list)
+
+
+class EscalationLevel(_Section):
+    after_s: float = Field(ge=0, description="seconds after the alert fired, while unacknowledged")
+    role: str
+    receiver: str | None = Field(None, description="default: the receiver the alert was routed to")
+
+
+class EscalationPolicy(_Section):
+    levels: list[EscalationLevel] = Field(min_length=1)
+
+
+def _default_policies() -> dict[str, EscalationPolicy]:
+    return {
+        "standard": EscalationPolicy(levels=[
+            EscalationLevel(after_s=0, role="supervisor"),
+            EscalationLevel(after_s=15 * 60, role="team_lead"),
+            EscalationLevel(after_s=30 * 60, role="manager"),
+        ]),
+        "complaint_major": EscalationPolicy(levels=[
+            EscalationLevel(after_s=0, role="supervisor"),
+            EscalationLevel(after_s=5 * 60, role="team_lead"),
+            EscalationLevel(after_s=10 * 60, role="manager"),
+        ]),
+    }
 
 
 class AlertSettings(_Section):
@@ -123,19 +238,77 @@ class AlertSettings(_Section):
     group_wait_s: float = Field(30.0, ge=0)
     group_interval_s: float = Field(300.0, ge=0)
     repeat_interval_s: float = Field(4 * 3600.0, ge=0)
+    send_resolved: bool = True
     timezone: str = "Asia/Shanghai"
+    # life cycle
+    pending_s: float = Field(0.0, ge=0, description="an alert stays pending this long before it fires (critical: never)")
+    resolve_hold_s: float = Field(0.0, ge=0, description="a resolution waits this long for a re-fire (hysteresis)")
+    flap_window_s: float = Field(1800.0, gt=0)
+    flap_threshold: int = Field(4, ge=2, description="fire/resolve changes within flap_window_s that mark flapping")
+    flap_hold_s: float = Field(900.0, ge=0, description="a flapping alert resolves only after this long quiet")
+    timeline_max: int = Field(100, ge=10)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=_default_inhibit_rules)
+    # escalation and acknowledgement
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=_default_policies)
+    roster: Roster = Field(default_factory=Roster)
+    ack_timeout_s: float = Field(3600.0, ge=0, description="an acknowledgement lapses after this (0: never); escalation re-arms")
+    signing_secret: SecretStr = Field(SecretStr(""), description="HMAC key of ack links; empty: a development key, no links in production")
+    ack_link_ttl_s: float = Field(24 * 3600.0, gt=0)
+    ack_path: str = Field("/ack/{token}", description="API path of the signed acknowledge link")
+    wallboard_path: str = "/"
+    # delivery
+    retry_base_s: float = Field(2.0, gt=0)
     retry_max_s: float = Field(300.0, gt=0)
+    give_up_after_s: float = Field(24 * 3600.0, gt=0, description="a notification still failing after this is marked failed")
+    failover_after: int = Field(3, ge=1, description="failed attempts of a critical notification before its failover receiver gets it")
+    send_lease_s: float = Field(60.0, gt=0, description="how long one alerter holds a notification it is sending")
+    bot_rate_per_min: int = Field(20, ge=1, description="messages per minute per WeCom/DingTalk/Feishu bot key, across processes")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one delivery")
+    consumer: str = Field("", description="consumer name in the anomalies group (default host-pid)")
 
     @model_validator(mode="after")
-    def _routes_name_receivers(self) -> AlertSettings:
+    def _check_references(self) -> AlertSettings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            msg = f"alerts.timezone: unknown time zone {self.timezone!r}"
+            raise ValueError(msg) from err
         names = {r.name for r in self.receivers}
+        if len(names) != len(self.receivers):
+            msg = f"alerts.receivers: names must be unique, got {[r.name for r in self.receivers]}"
+            raise ValueError(msg)
+
+        def known(where: str, name: str | None) -> None:
+            if name is not None and name not in names:
+                msg = f"{where}: unknown receiver {name!r} (known: {sorted(names)})"
+                raise ValueError(msg)
+
+        if self.route.receiver is None:
+            msg = "alerts.route.receiver: the root route needs a receiver"
+            raise ValueError(msg)
         stack = [("alerts.route", self.route)]
         while stack:
             where, route = stack.pop()
-            if route.receiver not in names:
-                msg = f"{where}.receiver: unknown receiver {route.receiver!r} (known: {sorted(names)})"
+            known(f"{where}.receiver", route.receiver)
+            if route.escalation is not None and route.escalation not in self.escalation_policies:
+                msg = f"{where}.escalation: unknown policy {route.escalation!r} (known: {sorted(self.escalation_policies)})"
                 raise ValueError(msg)
             stack.extend((f"{where}.routes[{i}]", r) for i, r in enumerate(route.routes))
+        for r in self.receivers:
+            known(f"alerts.receivers[{r.name}].failover", r.failover)
+        for name, policy in self.escalation_policies.items():
+            for i, level in enumerate(policy.levels):
+                known(f"alerts.escalation_policies.{name}.levels[{i}].receiver", level.receiver)
+        people = {p.name for p in self.roster.people}
+        for p in self.roster.people:
+            known(f"alerts.roster.people[{p.name}].receiver", p.receiver)
+        for s in self.roster.shifts:
+            for role, person in s.roles.items():
+                if person not in people:
+                    msg = f"alerts.roster.shifts[{s.name}].roles.{role}: unknown person {person!r} (known: {sorted(people)})"
+                    raise ValueError(msg)
         return self
 
 
