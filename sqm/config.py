@@ -86,16 +86,36 @@ class StreamSettings(_Section):
 
 
 class DetectorSettings(_Section):
-    """Per-KPI settings of the swing rule; detectors/ may grow this section."""
+    """Detector settings (docs/detectors.md). A KPI is watched when it has a ``swing``."""
 
-    min_volume: int = Field(20, ge=0, description="no alert on a window with fewer contacts")
+    min_volume: int = Field(20, ge=0, description="no alert on a window whose KPI has a smaller n")
+    min_n: dict[str, int] = Field(default_factory=dict, description="per-KPI override of min_volume")
     swing: dict[str, float] = Field(
-        default_factory=lambda: {"timeout_rate": 0.20, "frt_avg_s": 0.30, "abandon_rate": 0.30, "complaint_rate": 0.50},
+        default_factory=lambda: {
+            "timeout_rate": 0.20,
+            "frt_avg_s": 0.30,
+            "abandon_rate": 0.30,
+            "complaint_rate": 0.50,
+            "service_level": 0.10,
+            "csat": 0.10,
+            "fcr_rate": 0.10,
+        },
         description="relative change vs baseline that raises an anomaly, per KPI",
     )
+    direction: dict[str, Literal["up", "down", "both"]] = Field(
+        default_factory=dict, description="which way is bad, per KPI (default: from the KPI table)"
+    )
+    z_min: float = Field(3.0, gt=0, description="a swing must also exceed this many sd of sampling noise")
+    overdispersion: float = Field(1.0, ge=1.0, description="multiplier of the sampling variance")
     baseline_windows: int = Field(30, ge=2, description="windows in the rolling baseline")
-    warmup_windows: int = Field(15, ge=1)
-    persistence: int = Field(3, ge=1, description="windows in a row before an anomaly fires")
+    warmup_windows: int = Field(15, ge=1, description="baseline windows needed before alerting ('learning')")
+    persistence: int = Field(3, ge=1, description="breaching windows (k of persistence_of) before an anomaly fires")
+    persistence_of: int | None = Field(None, ge=1, description="m of the k-of-m rule (default: k in a row)")
+    clear_windows: int | None = Field(None, ge=1, description="calm windows in a row that resolve (default: persistence)")
+    clear_ratio: float = Field(0.5, gt=0, lt=1, description="hysteresis: calm below this fraction of the firing level")
+    critical_factor: float = Field(2.0, gt=1, description="critical when the change is surely above this x swing")
+    adapt_after_minutes: float = Field(240.0, gt=0, description="a lasting level shift becomes the new baseline after this")
+    top_contributors: int = Field(3, ge=0, description="child series attached to an aggregate's anomaly")
     window: Literal["1m", "5m", "1h", "60m"] = "60m"
 
 

@@ -1,0 +1,87 @@
+"""The app factory: ``create_app(settings, redis=...)`` builds one FastAPI app.
+
+Nothing is created at import time; ``sqm api`` and ``sqm demo`` call the factory
+with the settings read once at start-up and run the result with uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+from api.live import Broadcaster
+from api.metrics import ApiMetrics, ObservingMiddleware
+from api.routes import config, events, health, kpis, live, wallboard
+from api.security import KeyRing
+from sqm import keys
+from sqm.clock import Clock, SystemClock
+from sqm.config import Settings
+from sqm.store import connect
+
+log = logging.getLogger("sqm.api")
+
+DESCRIPTION = """\
+Real-time service-quality monitor for contact centers.
+
+Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. Roles:
+`ingest` (send events), `viewer` < `supervisor` < `admin`. With
+`api.public_wallboard` the wallboard, `/v1/kpis*`, `/v1/live` and
+`/v1/config/public` are readable without a key.
+"""
+
+
+def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = None) -> FastAPI:
+    """Build the API and wallboard app.
+
+    ``redis`` is a redis-py client (default: ``sqm.store.connect(settings.redis_url)``);
+    ``clock`` defaults to the system clock.
+    """
+    if redis is None:
+        redis = connect(settings.redis_url)
+    keyring = KeyRing(settings.api.keys)
+    if not len(keyring):
+        log.warning("api: no API keys configured: every route is open (allowed in development only)")
+    metrics = ApiMetrics(redis, settings.streams.partitions)
+    broadcaster = Broadcaster(redis, [keys.KPI_LIVE])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        broadcaster.stop()
+
+    app = FastAPI(
+        title="sqm",
+        summary="contact-center service-quality monitor",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        max_body_size=settings.api.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.redis = redis
+    app.state.clock = clock or SystemClock()
+    app.state.keyring = keyring
+    app.state.metrics = metrics
+    app.state.broadcaster = broadcaster
+
+    app.add_middleware(ObservingMiddleware, metrics=metrics)
+    for module in (health, events, kpis, config, live, wallboard):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=wallboard.WALLBOARD_DIR), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(events.EVENT_COMPONENTS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

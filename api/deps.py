@@ -1,0 +1,101 @@
+"""Dependencies of the routes, as ``Annotated`` aliases.
+
+``SettingsDep``, ``RedisDep`` and ``ClockDep`` hand out what ``create_app`` was
+given (kept on ``app.state``). The role aliases authenticate the caller and
+check its role:
+
+==================  ==========================================================
+``IngestDep``       send events (role ``ingest`` or ``admin``)
+``ViewerDep``       read KPIs, alerts, config (``viewer`` and up)
+``PublicViewerDep`` like ``ViewerDep``, but anonymous when ``api.public_wallboard``
+``SupervisorDep``   acknowledge alerts, silence (``supervisor`` and up)
+``AdminDep``        everything (``admin``)
+==================  ==========================================================
+
+With no keys configured (allowed only in development) every route is open.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.security import KeyRing, Principal, Role
+from sqm.clock import Clock
+from sqm.config import Settings
+
+log = logging.getLogger("sqm.api")
+
+_bearer = HTTPBearer(auto_error=False, description="an sqm API key: `Authorization: Bearer <key>`")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an sqm API key")
+
+OPEN = Principal("anonymous", "admin", authenticated=False)
+PUBLIC = Principal("public", "viewer", authenticated=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_redis(request: Request) -> Any:
+    return request.app.state.redis
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RedisDep = Annotated[Any, Depends(get_redis)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def _unauthorized(request: Request, reason: str) -> HTTPException:
+    request.app.state.metrics.auth_failures.labels(reason=reason).inc()
+    detail = "invalid API key" if reason == "bad_key" else "an API key is required"
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def require(need: Role, *, public: bool = False) -> Callable[..., Principal]:
+    """A dependency admitting callers whose role allows ``need``.
+
+    ``public`` routes admit anonymous callers too when ``api.public_wallboard`` is on
+    (a key that is presented must still be valid).
+    """
+
+    def dependency(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key)],
+    ) -> Principal:
+        ring: KeyRing = request.app.state.keyring
+        if not len(ring):
+            return OPEN
+        presented = bearer.credentials if bearer is not None else api_key
+        if presented is None:
+            if public and request.app.state.settings.api.public_wallboard:
+                return PUBLIC
+            raise _unauthorized(request, "missing_key")
+        principal = ring.match(presented)
+        if principal is None:
+            log.info("api: rejected a request with an unknown API key on %s", request.url.path)
+            raise _unauthorized(request, "bad_key")
+        if not principal.may(need):
+            request.app.state.metrics.auth_failures.labels(reason="role").inc()
+            msg = f"role {principal.role!r} may not do this (needs {need!r})"
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=msg)
+        return principal
+
+    dependency.__name__ = f"require_{need}{'_or_public' if public else ''}"
+    return dependency
+
+
+IngestDep = Annotated[Principal, Depends(require("ingest"))]
+ViewerDep = Annotated[Principal, Depends(require("viewer"))]
+PublicViewerDep = Annotated[Principal, Depends(require("viewer", public=True))]
+SupervisorDep = Annotated[Principal, Depends(require("supervisor"))]
+AdminDep = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,60 @@
+"""``GET /v1/config/public``: what a wallboard needs to know, and never a secret."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import PublicViewerDep, SettingsDep
+from api.schemas import PublicConfig
+from sqm.config import Settings
+from sqm.models import KPIS, WINDOWS
+
+router = APIRouter(prefix="/v1/config", tags=["config"])
+
+_IDEAL = {"ratio": 1.0, "score": 100.0}
+
+
+def kpi_targets(settings: Settings) -> dict[str, float]:
+    """The target of every KPI that has one: the service standards, then the wallboard's own."""
+    standards = settings.targets.model_dump()
+    out = {k: float(v) for k, v in standards.items() if k in KPIS}
+    out.update({k: v for k, v in settings.api.wallboard_targets.items() if k in KPIS and k not in out})
+    return out
+
+
+def warn_level(target: float, bad: str, unit: str, margin: float) -> float:
+    """Where amber starts: meeting the target with less than ``margin`` of the room to spare.
+
+    >>> warn_level(120.0, "up", "seconds", 0.2), round(warn_level(0.95, "down", "ratio", 0.2), 4)
+    (96.0, 0.96)
+    """
+    if bad == "up":
+        return target * (1 - margin)
+    return target + (_IDEAL.get(unit, target * 2) - target) * margin
+
+
+def public_config(settings: Settings) -> PublicConfig:
+    targets = kpi_targets(settings)
+    kpis = {}
+    for name, info in KPIS.items():
+        target = targets.get(name)
+        warn = warn_level(target, info.bad, info.unit, settings.api.warn_margin) if target is not None else None
+        kpis[name] = {"unit": info.unit, "bad": info.bad, "en": info.en, "zh": info.zh, "target": target, "warn": warn}
+    return PublicConfig.model_validate(
+        {
+            "teams": [t.model_dump() for t in settings.teams],
+            "channels": [c.model_dump() for c in settings.channels],
+            "regions": list(settings.regions),
+            "windows": list(WINDOWS),
+            "default_window": settings.api.wallboard_window,
+            "kpis": kpis,
+            "public_wallboard": settings.api.public_wallboard,
+            "timezone": settings.alerts.timezone,
+        }
+    )
+
+
+@router.get("/public", response_model=PublicConfig)
+def public(settings: SettingsDep, _: PublicViewerDep) -> PublicConfig:
+    """Teams, channels (with their answer targets), regions, windows and KPI metadata with targets."""
+    return public_config(settings)

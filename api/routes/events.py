@@ -1,0 +1,89 @@
+"""``POST /v1/events``: ingest one event or a JSON array of them, all or nothing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, HTTPException, Request, status
+from redis import RedisError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import IngestDep, RedisDep, SettingsDep
+from api.schemas import IngestAccepted, Problem, ValidationProblem
+from sqm.errors import InvalidEvent
+from sqm.eventlog import append_events
+from sqm.models import ServiceEvent, decode_events
+
+log = logging.getLogger("sqm.api")
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+_EVENT_SCHEMA, _COMPONENTS = msgspec.json.schema_components([ServiceEvent], ref_template="#/components/schemas/{name}")
+EVENT_COMPONENTS: dict[str, Any] = _COMPONENTS
+"""``ServiceEvent`` as OpenAPI components; ``create_app`` merges them into the schema."""
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One ServiceEvent, or a JSON array of at most `api.max_batch` of them (all or nothing).",
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_EVENT_SCHEMA[0], {"type": "array", "items": _EVENT_SCHEMA[0]}]},
+                "example": {
+                    "event_id": "crm-7f3a-1",
+                    "type": "contact.created",
+                    "ts": "2026-03-02T09:00:00+08:00",
+                    "contact_id": "c-1001",
+                    "team": "billing",
+                    "channel": "chat",
+                    "region": "east",
+                },
+            }
+        },
+    }
+}
+
+
+def _refuse(request: Request, reason: str, code: int, detail: Any) -> HTTPException:
+    request.app.state.metrics.events_rejected.labels(reason=reason).inc()
+    return HTTPException(code, detail=detail)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IngestAccepted,
+    openapi_extra=_BODY,
+    responses={
+        413: {"model": Problem, "description": "body larger than `api.max_body_bytes` or more than `api.max_batch` events"},
+        422: {"model": ValidationProblem, "description": "an event is invalid: `field` and `msg` say which and why"},
+        503: {"model": Problem, "description": "Redis did not accept the events; nothing was acknowledged"},
+    },
+)
+async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, _: IngestDep) -> IngestAccepted:
+    """Validate the events and append them to the event streams.
+
+    The answer (202) comes only after Redis has accepted every event; an invalid
+    event anywhere in a batch refuses the whole batch (nothing is written). The
+    same `event_id` sent twice is counted once by the dataflow.
+    """
+    body = await request.body()  # bounded by the app's max_body_size (413)
+    try:
+        events = decode_events(body)
+    except InvalidEvent as err:
+        raise _refuse(request, "invalid", status.HTTP_422_UNPROCESSABLE_CONTENT, [err.as_dict()]) from err
+    if len(events) > settings.api.max_batch:
+        msg = f"a batch holds at most api.max_batch={settings.api.max_batch} events, got {len(events)}"
+        raise _refuse(request, "batch_too_large", status.HTTP_413_CONTENT_TOO_LARGE, msg)
+    if not events:
+        raise _refuse(request, "empty", status.HTTP_422_UNPROCESSABLE_CONTENT,
+                      [{"loc": ["body"], "field": "", "msg": "an empty array holds no events", "type": "invalid_event"}])
+    try:
+        ids = await run_in_threadpool(append_events, redis, events, settings.streams.partitions)
+    except RedisError as err:
+        log.error("api: Redis refused %d events: %s", len(events), err)
+        raise _refuse(request, "store", status.HTTP_503_SERVICE_UNAVAILABLE, "the event store is unavailable; retry") from err
+    request.app.state.metrics.events_accepted.inc(len(events))
+    return IngestAccepted(accepted=len(events), entries=len(ids))

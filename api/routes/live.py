@@ -1,0 +1,67 @@
+"""``GET /v1/live``: Server-Sent Events relaying the KPI pub/sub channel.
+
+Events: ``hello`` once (``{"window": ...}``), then ``kpis`` whose data is the JSON
+list of KpiSnapshots the dataflow just wrote (filtered to ``?window=`` when
+given). A comment line is sent every ``api.sse_ping_s`` seconds so proxies keep
+the connection open; the browser's EventSource reconnects by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import PublicViewerDep, SettingsDep
+from sqm import keys
+from sqm.models import Window
+
+router = APIRouter(prefix="/v1", tags=["live"])
+
+_list = msgspec.json.Decoder(list[dict[str, Any]])
+_enc = msgspec.json.Encoder()
+
+
+def _only_window(data: bytes, window: str) -> bytes | None:
+    try:
+        snaps = _list.decode(data)
+    except msgspec.DecodeError:
+        return None
+    kept = [s for s in snaps if s.get("window") == window]
+    return _enc.encode(kept) if kept else None
+
+
+@router.get(
+    "/live",
+    response_class=EventSourceResponse,
+    response_model=None,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "a stream of `kpis` events"}},
+)
+async def live(request: Request, settings: SettingsDep, _: PublicViewerDep, window: Window | None = None) -> EventSourceResponse:
+    """Live KPI snapshots as they are written (Server-Sent Events)."""
+    broadcaster = request.app.state.broadcaster
+    sub = broadcaster.subscribe()
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        try:
+            yield ServerSentEvent(event="hello", data=_enc.encode({"window": window}).decode())
+            while True:
+                item = await sub.get()
+                if item is None:  # the app is shutting down
+                    return
+                channel, data = item
+                if channel == keys.KPI_LIVE:
+                    if window is not None:
+                        data = _only_window(data, window)
+                        if data is None:
+                            continue
+                    yield ServerSentEvent(event="kpis", data=data.decode())
+                else:
+                    yield ServerSentEvent(event=channel.rsplit(":", 1)[-1], data=data.decode())
+        finally:
+            broadcaster.unsubscribe(sub)
+
+    return EventSourceResponse(stream(), ping=settings.api.sse_ping_s)

@@ -1,0 +1,1 @@
+"""Static assets: the wallboard (``wallboard/``) and Grafana dashboards (``grafana/``). No Python logic."""
