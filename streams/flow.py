@@ -1,0 +1,131 @@
+"""The KPI dataflow, top to bottom (docs/streams.md).
+
+    sqm:events:{p}  →  contacts (per partition: validate, dedupe, late, durations, minute deltas)
+                    →  rollup (one key: close minutes, dimensions, 1m / 5m / 1h / rolling 60m)
+                    →  Redis hot store (+ InfluxDB)  and  detectors (per series)  →  sqm:anomalies
+    rejects and late events → sqm:dlq
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.operators import StatefulBatchLogic
+
+from sqm.config import Settings
+from sqm.models import Anomaly, KpiSnapshot
+from streams import partition as P
+from streams import rollup as R
+from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
+from streams.source import RedisStreamSource
+
+ROLLUP_KEY = "all"
+
+
+class Monitor(Protocol):
+    def update(self, snapshot: KpiSnapshot, children: Iterable[KpiSnapshot] = ()) -> list[Anomaly]: ...
+
+
+class PartitionLogic(StatefulBatchLogic[P.Chunk, P.PartOut, bytes]):
+    """bytewax glue around ``partition.process``; the state snapshot is pickled once, not deep-copied."""
+
+    def __init__(self, params: P.Params, wall: Callable[[], float], resume: bytes | None) -> None:
+        self.params = params
+        self.wall = wall
+        self.state: P.PartitionState = pickle.loads(resume) if resume else P.PartitionState("")
+        self.state.wall_last = wall()  # downtime is not idleness
+        self.reported: float | None | str = "never"
+
+    def on_batch(self, values: list[P.Chunk]) -> tuple[list[P.PartOut], bool]:
+        outs = []
+        for chunk in values:
+            out = P.process(self.state, chunk, self.params, self.wall())
+            if out.deltas or out.dlq or out.wm != self.reported:
+                outs.append(out)
+                self.reported = out.wm
+        return outs, StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL)
+
+
+class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
+    def __init__(self, partitions: list[str], max_series: int, detector_window: str, resume: bytes | None) -> None:
+        self.state: R.RollupState = pickle.loads(resume) if resume else R.RollupState(partitions, max_series)
+        self.detector_window = detector_window
+
+    def on_batch(self, values: list[P.PartOut]) -> tuple[list[R.Minute], bool]:
+        st = self.state
+        for out in values:
+            st.add(out.part, out.wm, out.deltas, out.stats)
+        minutes = R.close_minutes(st, self.detector_window)
+        if minutes:
+            minutes[-1].stats = R.stats_of(st)
+        return minutes, StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL)
+
+
+def _detector_inputs(detector_window: str) -> Callable[[R.Minute], list[tuple[KpiSnapshot, list[KpiSnapshot]]]]:
+    def inputs(minute: R.Minute) -> list[tuple[KpiSnapshot, list[KpiSnapshot]]]:
+        return [(s, minute.children.get(s.series, [])) for s in minute.snapshots
+                if s.final and s.window == detector_window]
+    return inputs
+
+
+def _detect(factory: Callable[[], Monitor]) -> Callable[[Any, tuple[KpiSnapshot, list[KpiSnapshot]]], tuple[Any, list[Anomaly]]]:
+    def step(monitor: Monitor | None, item: tuple[KpiSnapshot, list[KpiSnapshot]]) -> tuple[Monitor, list[Anomaly]]:
+        if monitor is None:
+            monitor = factory()
+        snap, children = item
+        return monitor, monitor.update(snap, children=children)
+    return step
+
+
+def build_flow(
+    settings: Settings,
+    redis_url: str,
+    *,
+    stop: threading.Event | None = None,
+    source: Source[P.Chunk] | None = None,
+    monitor_factory: Callable[[], Monitor] | None = None,
+    wall: Callable[[], float] = time.time,
+) -> Dataflow:
+    """The dataflow reading the event streams of ``redis_url`` (or ``source``, for tests)."""
+    s = settings.streams
+    params = P.Params.of(settings)
+    parts = [str(p) for p in range(s.partitions)]
+    window = settings.detectors.window
+    if monitor_factory is None:
+        from detectors import build_monitor
+
+        def monitor_factory() -> Monitor:
+            return build_monitor(settings)
+
+    src = source or RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms, stop=stop)
+
+    flow = Dataflow("sqm_kpis")
+    chunks = op.input("read", flow, src)  # Chunk(part, [(entry id, raw)])
+    by_part = op.key_on("by_partition", chunks, lambda c: c.part)  # (part, Chunk)
+    parts_out = op.stateful_batch("contacts", by_part, lambda r: PartitionLogic(params, wall, r))  # (part, PartOut)
+    rejects = op.flat_map("rejects", parts_out, lambda kv: kv[1].dlq)  # {reason, field, raw, source}
+    op.output("dead_letter", rejects, dlq_sink(redis_url))
+    to_rollup = op.map("to_rollup", parts_out, lambda kv: (ROLLUP_KEY, kv[1]))  # ("all", PartOut)
+    minutes = op.stateful_batch("rollup", to_rollup, lambda r: RollupLogic(parts, s.max_series, window, r))  # ("all", Minute)
+    closed = op.map("closed", minutes, lambda kv: kv[1])  # Minute
+    op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours))
+    finals = op.flat_map("detector_inputs", closed, _detector_inputs(window))  # (KpiSnapshot, children)
+    by_series = op.key_on("by_series", finals, lambda item: item[0].series)  # (series, (KpiSnapshot, children))
+    found = op.stateful_map("detect", by_series, _detect(monitor_factory))  # (series, [Anomaly])
+    anomalies = op.flat_map("anomalies", found, lambda kv: kv[1])  # Anomaly
+    op.output("anomaly_stream", anomalies, anomaly_sink(redis_url))
+    return flow
+

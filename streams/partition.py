@@ -1,0 +1,350 @@
+"""Per-partition work: validate, dedupe, drop late events, derive durations, bucket.
+
+``PartitionState`` is the state of one source partition (one ``sqm:events:{p}``
+stream, i.e. a set of teams). ``process`` takes a chunk of raw stream entries and
+returns what changed: per-(minute, team, channel, region) accumulator deltas
+(``streams.accum``), dead-letter records and the partition's watermark. It is a
+plain function of ``(state, chunk)``, tested without a dataflow.
+
+Event time: the watermark is ``max(event ts seen) - allowed_lateness``, advanced
+on system time once the partition has been idle ``idle_close_s`` wall seconds,
+and never moves back. An event older than the watermark is *late*: counted and
+dead-lettered, never bucketed. Every delta therefore lands in a minute that ends
+after the watermark, i.e. one the roll-up has not closed.
+
+Per-contact state (``contacts``) lives from the first of a contact's events until
+both its creation and its first answer/abandon are known and the watermark has
+passed them (or ``contact_max_age_s``); complaints likewise. Dedupe remembers
+event ids for ``dedupe_horizon_s`` of event time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqm.config import Settings
+from sqm.errors import InvalidEvent
+from sqm.models import ServiceEvent, decode_events, encode
+from streams import accum as A
+
+Dims = tuple[str, str, str]
+Deltas = dict[tuple[int, Dims], A.Acc]
+
+# contact record (a list, cheap to pickle): created ts, created dims, answer target,
+# first answer/abandon ts, its kind, its dims, its duration if sent, done flag
+C_TS, C_DIMS, C_T, C_TAU, C_KIND, C_TDIMS, C_DUR = range(7)
+ANSWER, ABANDON = 1, 2
+# complaint record: opened ts, dims, response target, responded ts, response_s
+P_O, P_DIMS, P_T, P_R, P_RS = range(5)
+CONTACT, COMPLAINT = 0, 1
+
+SWEEP_S = 600.0
+"""Event seconds between sweeps of the dedupe memory and of too-old contacts."""
+
+
+@dataclass
+class Chunk:
+    """What the source emits for one partition: stream entries read (or none: a tick)."""
+
+    part: str
+    entries: list[tuple[bytes, bytes]]
+    """(entry id, field ``e``)."""
+    last_id: bytes | None = None
+
+
+@dataclass
+class PartOut:
+    """What one chunk changed, sent to the roll-up."""
+
+    part: str
+    wm: float | None
+    deltas: Deltas
+    dlq: list[dict[str, Any]]
+    stats: dict[str, int]
+
+
+@dataclass
+class Params:
+    lateness: float
+    idle_close: float
+    horizon: float
+    max_age: float
+    targets: dict[str, float]
+    default_target: float
+    cpl_general: float
+    cpl_major: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Params:
+        s = settings.streams
+        return cls(
+            lateness=s.allowed_lateness_s,
+            idle_close=s.idle_close_s,
+            horizon=max(s.dedupe_horizon_s, s.allowed_lateness_s),
+            max_age=s.contact_max_age_s,
+            targets=settings.answer_targets,
+            default_target=settings.targets.frt_avg_s,
+            cpl_general=settings.targets.complaint_response_general_s,
+            cpl_major=settings.targets.complaint_response_major_s,
+        )
+
+
+@dataclass
+class PartitionState:
+    part: str
+    max_ts: float | None = None
+    wm_floor: float | None = None
+    wall_last: float = 0.0
+    next_sweep: float = 0.0
+    contacts: dict[str, list[Any]] = field(default_factory=dict)
+    complaints: dict[str, list[Any]] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    done: list[tuple[float, int, str]] = field(default_factory=list)
+    """Heap of (event ts after which a record may go, CONTACT or COMPLAINT, contact id)."""
+    stats: dict[str, int] = field(default_factory=lambda: {"events": 0, "duplicate": 0, "late": 0, "invalid": 0})
+
+    def watermark(self, p: Params, wall: float) -> float | None:
+        if self.max_ts is None:
+            return self.wm_floor
+        wm = self.max_ts - p.lateness + max(0.0, wall - self.wall_last - p.idle_close)
+        return wm if self.wm_floor is None else max(wm, self.wm_floor)
+
+
+def _acc(deltas: Deltas, m: int, dims: Dims) -> A.Acc:
+    key = (m, dims)
+    acc = deltas.get(key)
+    if acc is None:
+        acc = deltas[key] = A.new_acc()
+    return acc
+
+
+def _mins(ts: float) -> int:
+    return int(ts // 60)
+
+
+def _dead(reason: str, fld: str, raw: bytes, source: str) -> dict[str, Any]:
+    return {"reason": reason, "field": fld, "raw": raw, "source": source}
+
+
+def process(state: PartitionState, chunk: Chunk, p: Params, wall: float) -> PartOut:
+    """Apply one chunk to ``state``; return the deltas, rejects and the new watermark."""
+    deltas: Deltas = {}
+    dlq: list[dict[str, Any]] = []
+    stats = state.stats
+    state.part = chunk.part
+    before = state.watermark(p, wall)
+    if chunk.entries:
+        # fold the idle advance (if any) into the floor before event time moves on
+        state.wm_floor = before
+        seen = state.seen
+        for entry_id, raw in chunk.entries:
+            source = f"{chunk.part}/{entry_id.decode() if isinstance(entry_id, bytes) else entry_id}"
+            try:
+                events = decode_events(raw)
+            except InvalidEvent as err:
+                stats["invalid"] += 1
+                dlq.append(_dead(str(err), err.field, raw, source))
+                continue
+            for ev in events:
+                ts = ev.ts.timestamp()
+                if ev.event_id in seen:
+                    stats["duplicate"] += 1
+                    continue
+                wm = state.max_ts - p.lateness if state.max_ts is not None else None
+                if state.wm_floor is not None and (wm is None or state.wm_floor > wm):
+                    wm = state.wm_floor
+                if wm is not None and ts < wm:
+                    stats["late"] += 1
+                    msg = f"late: ts {ev.ts.isoformat()} is {wm - ts:.0f} s behind the watermark (allowed lateness {p.lateness:.0f} s)"
+                    dlq.append(_dead(msg, "ts", encode(ev), source))
+                    continue
+                seen[ev.event_id] = ts
+                stats["events"] += 1
+                if state.max_ts is None or ts > state.max_ts:
+                    state.max_ts = ts
+                _apply(state, ev, ts, deltas, p)
+        state.wall_last = wall
+    wm = state.watermark(p, wall)
+    if wm is not None:
+        _evict(state, wm, p)
+    return PartOut(chunk.part, wm, deltas, dlq, dict(stats))
+
+
+def _target(p: Params, channel: str) -> float:
+    return p.targets.get(channel, p.default_target)
+
+
+def _apply(state: PartitionState, ev: ServiceEvent, ts: float, deltas: Deltas, p: Params) -> None:
+    kind = ev.type
+    dims = (ev.team, ev.channel, ev.region)
+    m = _mins(ts)
+    if kind == "contact.created":
+        acc = _acc(deltas, m, dims)
+        acc[A.CREATED] += 1
+        acc[A.D_OPEN] += 1
+        con = state.contacts.get(ev.contact_id)
+        target = _target(p, ev.channel)
+        if con is None:
+            state.contacts[ev.contact_id] = [ts, dims, target, None, 0, None, None]
+            acc[A.D_WAITING] += 1
+            _acc(deltas, _mins(ts + target), dims)[A.D_OVER] += 1
+        elif con[C_TS] is None:
+            con[C_TS], con[C_DIMS], con[C_T] = ts, dims, target
+            _created_after_end(state, ev.contact_id, con, deltas)
+    elif kind == "contact.first_response":
+        acc = _acc(deltas, m, dims)
+        acc[A.ANSWERED] += 1
+        dur = ev.response_s if ev.response_s is not None else ev.wait_s
+        _ended(state, ev.contact_id, ts, ANSWER, dims, dur, deltas, p)
+    elif kind == "contact.abandoned":
+        acc = _acc(deltas, m, dims)
+        acc[A.ABANDONED] += 1
+        acc[A.D_OPEN] -= 1
+        _ended(state, ev.contact_id, ts, ABANDON, dims, ev.wait_s, deltas, p)
+    elif kind == "contact.resolved":
+        acc = _acc(deltas, m, dims)
+        acc[A.RESOLVED] += 1
+        acc[A.D_OPEN] -= 1
+        if ev.first_contact is not None:
+            acc[A.FCR_N] += 1
+            acc[A.FCR_YES] += ev.first_contact
+        if ev.handle_s is not None:
+            acc[A.AHT_N] += 1
+            acc[A.AHT_SUM] += ev.handle_s
+    elif kind == "contact.reopened":
+        _acc(deltas, m, dims)[A.D_OPEN] += 1
+    elif kind == "survey.csat":
+        acc = _acc(deltas, m, dims)
+        acc[A.CSAT_N] += 1
+        acc[A.CSAT_GOOD] += ev.score >= 4  # type: ignore[operator]
+    elif kind == "survey.nps":
+        acc = _acc(deltas, m, dims)
+        acc[A.NPS_N] += 1
+        acc[A.NPS_PRO] += ev.score >= 9  # type: ignore[operator]
+        acc[A.NPS_DET] += ev.score <= 6  # type: ignore[operator]
+    elif kind == "complaint.opened":
+        _acc(deltas, m, dims)[A.COMPLAINTS] += 1
+        _complaint_opened(state, ev, ts, dims, deltas, p)
+    elif kind == "complaint.responded":
+        _complaint_responded(state, ev, ts, deltas)
+    # contact.transferred, complaint.resolved, feedback.*: no KPI of their own
+
+
+def _closed_stats(deltas: Deltas, tau: float, kind: int, dims: Dims, dur: float, target: float) -> None:
+    acc = _acc(deltas, _mins(tau), dims)
+    if kind == ANSWER:
+        A.add_frt(acc, dur, target)
+    else:
+        acc[A.CLOSED_N] += 1
+        if dur > target:
+            acc[A.CLOSED_LATE] += 1
+
+
+def _ended(state: PartitionState, cid: str, tau: float, kind: int, dims: Dims, dur: float | None,
+           deltas: Deltas, p: Params) -> None:
+    con = state.contacts.get(cid)
+    if con is None:
+        # answered/abandoned before its creation arrived: remember; stats now if the duration came along
+        state.contacts[cid] = [None, None, None, tau, kind, dims, dur]
+        heapq.heappush(state.done, (tau, CONTACT, cid))  # a creation after tau would be late
+        if dur is not None:
+            _closed_stats(deltas, tau, kind, dims, dur, _target(p, dims[1]))
+        return
+    if con[C_TAU] is not None:
+        return  # only the first answer or abandon ends the wait
+    con[C_TAU], con[C_KIND], con[C_TDIMS], con[C_DUR] = tau, kind, dims, dur
+    c, target = con[C_TS], con[C_T]
+    if c is None:
+        return
+    _closed_stats(deltas, tau, kind, dims, dur if dur is not None else max(0.0, tau - c), target)
+    _cancel_wait(deltas, c, tau, con[C_DIMS], target)
+    heapq.heappush(state.done, (max(tau, c), CONTACT, cid))
+
+
+def _cancel_wait(deltas: Deltas, c: float, tau: float, dims: Dims, target: float) -> None:
+    """Created first (+1 waiting at c, +1 over at c+T placed); now it ends at tau."""
+    end = _mins(max(tau, c))
+    over_at = _mins(c + target)
+    _acc(deltas, end, dims)[A.D_WAITING] -= 1
+    # the over span is [over_at, end): empty when end <= over_at -> cancel the +1 at over_at
+    _acc(deltas, max(end, over_at), dims)[A.D_OVER] -= 1
+
+
+def _created_after_end(state: PartitionState, cid: str, con: list[Any], deltas: Deltas) -> None:
+    """Creation arrives after the answer/abandon: place both ends of the spans at once."""
+    c, tau, dims, target = con[C_TS], con[C_TAU], con[C_DIMS], con[C_T]
+    end = _mins(max(tau, c))
+    start = _mins(c)
+    if end > start:
+        _acc(deltas, start, dims)[A.D_WAITING] += 1
+        _acc(deltas, end, dims)[A.D_WAITING] -= 1
+    over_at = _mins(c + target)
+    if end > over_at:
+        _acc(deltas, over_at, dims)[A.D_OVER] += 1
+        _acc(deltas, end, dims)[A.D_OVER] -= 1
+    if con[C_DUR] is None:
+        _closed_stats(deltas, tau, con[C_KIND], con[C_TDIMS], max(0.0, tau - c), target)
+    heapq.heappush(state.done, (max(tau, c), CONTACT, cid))
+
+
+def _complaint_opened(state: PartitionState, ev: ServiceEvent, o: float, dims: Dims, deltas: Deltas, p: Params) -> None:
+    cp = state.complaints.get(ev.contact_id)
+    target = p.cpl_major if ev.severity == "major" else p.cpl_general
+    if cp is None:
+        state.complaints[ev.contact_id] = [o, dims, target, None, None]
+        heapq.heappush(state.done, (o + target, COMPLAINT, ev.contact_id))
+        _acc(deltas, _mins(o + target), dims)[A.CPL_UNTIMELY] += 1  # until answered in time
+        return
+    if cp[P_O] is not None:
+        return  # one complaint per contact is tracked
+    cp[P_O], cp[P_DIMS], cp[P_T] = o, dims, target
+    r = cp[P_R]
+    rt = cp[P_RS] if cp[P_RS] is not None else max(0.0, r - o)
+    if rt <= target:
+        _acc(deltas, _mins(r), dims)[A.CPL_TIMELY] += 1
+    else:
+        _acc(deltas, _mins(o + target), dims)[A.CPL_UNTIMELY] += 1
+
+
+def _complaint_responded(state: PartitionState, ev: ServiceEvent, r: float, deltas: Deltas) -> None:
+    cp = state.complaints.get(ev.contact_id)
+    if cp is None:
+        state.complaints[ev.contact_id] = [None, None, None, r, ev.response_s]
+        heapq.heappush(state.done, (r, COMPLAINT, ev.contact_id))
+        return
+    if cp[P_R] is not None:
+        return
+    cp[P_R], cp[P_RS] = r, ev.response_s
+    heapq.heappush(state.done, (r, COMPLAINT, ev.contact_id))
+    if cp[P_O] is None:
+        return
+    o, target, dims = cp[P_O], cp[P_T], cp[P_DIMS]
+    rt = ev.response_s if ev.response_s is not None else max(0.0, r - o)
+    if rt <= target:
+        _acc(deltas, _mins(o + target), dims)[A.CPL_UNTIMELY] -= 1
+        _acc(deltas, _mins(r), dims)[A.CPL_TIMELY] += 1
+
+
+def _evict(state: PartitionState, wm: float, p: Params) -> None:
+    """Forget what no event within the lateness can still need."""
+    done, contacts, complaints = state.done, state.contacts, state.complaints
+    while done and done[0][0] < wm:
+        _, kind, cid = heapq.heappop(done)
+        if kind == CONTACT:
+            con = contacts.get(cid)
+            if con is not None and con[C_TAU] is not None and con[C_TAU] < wm:
+                del contacts[cid]
+        else:
+            cp = complaints.get(cid)
+            if cp is not None and (cp[P_R] if cp[P_R] is not None else cp[P_O] + cp[P_T]) < wm:
+                del complaints[cid]
+    if wm < state.next_sweep:
+        return
+    state.next_sweep = wm + SWEEP_S
+    keep_from = wm - p.horizon
+    state.seen = {k: t for k, t in state.seen.items() if t >= keep_from}
+    old = wm - p.max_age
+    for cid in [k for k, con in contacts.items() if con[C_TS] is not None and con[C_TS] < old]:
+        del contacts[cid]  # still waiting after the max age: no longer tracked (docs/streams.md)

@@ -1,0 +1,240 @@
+"""The roll-up: merge partition deltas, close minutes, build every window and dimension.
+
+``RollupState`` gathers the per-minute (team, channel, region) accumulator deltas
+of every partition. A minute closes when every partition's watermark has passed
+its end; then its buckets are merged into the coarser dimensions (``LEVELS``) and
+into the 5-minute and 1-hour tumbling windows and the rolling 60 minutes (which
+adds the new minute and removes the one that left) — always from buckets, never
+from events. ``close_minutes`` returns the snapshots of each closed minute.
+
+>>> from datetime import UTC, datetime
+>>> st = RollupState(partitions=["0"])
+>>> acc = A.new_acc(); acc[A.CREATED] = 3
+>>> t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp() // 60
+>>> st.add("0", t0 * 60 + 61.0, {(int(t0), ("billing", "chat", "east")): acc}, {})
+>>> [m.minute == t0 for m in close_minutes(st)]
+[True]
+>>> snap = next(s for s in st_last(st) if s.window == "1m" and s.team == "*" and s.channel == "*")
+>>> snap.kpis["volume"], snap.start.isoformat(), snap.final
+(3.0, '2026-03-02T09:00:00+00:00', True)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqm.models import ALL, KpiSnapshot
+from streams import accum as A
+from streams.partition import Deltas, Dims
+
+LEVELS: tuple[tuple[bool, bool, bool], ...] = (
+    (True, True, True),  # team x channel x region
+    (True, True, False),  # team x channel
+    (True, False, False),  # team
+    (False, True, False),  # channel
+    (False, False, True),  # region
+    (False, False, False),  # overall
+)
+"""Which of (team, channel, region) each roll-up level keeps; the rest become ``*``."""
+
+OTHER: Dims = ("_other", "_other", "_other")
+"""Where (team, channel, region) combinations beyond ``max_series`` are counted."""
+
+
+def level_keys(dims: Dims) -> list[Dims]:
+    t, c, r = dims
+    return [(t if kt else ALL, c if kc else ALL, r if kr else ALL) for kt, kc, kr in LEVELS]
+
+
+def children_of(key: Dims, keys: set[Dims]) -> list[Dims]:
+    """The series one level finer than ``key`` that explain it (for the detectors' drill-down)."""
+    t, c, r = key
+    if t == ALL and c == ALL and r == ALL:
+        return sorted(k for k in keys if k[0] != ALL and k[1] == ALL and k[2] == ALL)
+    if t != ALL and c == ALL and r == ALL:
+        return sorted(k for k in keys if k[0] == t and k[1] != ALL and k[2] == ALL)
+    if t != ALL and c != ALL and r == ALL:
+        return sorted(k for k in keys if k[0] == t and k[1] == c and k[2] != ALL)
+    if t == ALL and c != ALL:
+        return sorted(k for k in keys if k[0] != ALL and k[1] == c and k[2] == ALL)
+    if t == ALL and c == ALL and r != ALL:
+        return sorted(k for k in keys if k[0] != ALL and k[1] != ALL and k[2] == r)
+    return []
+
+
+@dataclass
+class Tumbling:
+    start: int
+    acc: A.Acc
+
+
+@dataclass
+class SeriesState:
+    """Window accumulators of one roll-up series."""
+
+    five: Tumbling | None = None
+    hour: Tumbling | None = None
+    rolling: A.Acc = field(default_factory=A.new_acc)
+    recent: deque[tuple[int, A.Acc]] = field(default_factory=deque)
+
+
+@dataclass
+class Minute:
+    """What closing one minute produced."""
+
+    minute: int
+    snapshots: list[KpiSnapshot]
+    children: dict[str, list[KpiSnapshot]]
+    """Per series id (final snapshots only): the snapshots one level finer, same window."""
+    stats: dict[str, Any] | None = None
+
+
+@dataclass
+class RollupState:
+    partitions: list[str]
+    max_series: int = 100_000
+    wms: dict[str, float | None] = field(default_factory=dict)
+    open: dict[int, dict[Dims, A.Acc]] = field(default_factory=dict)
+    next_minute: int | None = None
+    cum: dict[Dims, list[int]] = field(default_factory=dict)
+    known: set[Dims] = field(default_factory=set)
+    series: dict[Dims, SeriesState] = field(default_factory=dict)
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    late_merge: int = 0
+    over_cardinality: int = 0
+    last: list[KpiSnapshot] = field(default_factory=list)
+
+    def add(self, part: str, wm: float | None, deltas: Deltas, stats: dict[str, int]) -> None:
+        """Take one partition's deltas and its watermark."""
+        self.wms[part] = wm
+        if stats:
+            self.stats[part] = stats
+        for (m, dims), acc in deltas.items():
+            if self.next_minute is not None and m < self.next_minute:
+                self.late_merge += 1  # a minute already closed (see docs/streams.md); should not happen
+                continue
+            if dims not in self.known:
+                if len(self.known) >= self.max_series:
+                    self.over_cardinality += 1
+                    dims = OTHER
+                self.known.add(dims)
+            bucket = self.open.setdefault(m, {})
+            have = bucket.get(dims)
+            if have is None:
+                bucket[dims] = acc
+            else:
+                A.merge(have, acc)
+
+    def watermark(self) -> float | None:
+        """Every minute ending at or before this is complete in every partition."""
+        if any(p not in self.wms for p in self.partitions):
+            return None  # a partition has not reported yet: it may hold old events
+        wms = [w for w in self.wms.values() if w is not None]
+        return min(wms) if wms else None
+
+
+def st_last(st: RollupState) -> list[KpiSnapshot]:
+    return st.last
+
+
+def _ts(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, UTC)
+
+
+def _snap(window: str, start: int, end: int, key: Dims, acc: A.Acc, gauges: A.Gauges, *, final: bool) -> KpiSnapshot:
+    values, ns = A.kpis(acc, gauges)
+    return KpiSnapshot(window=window, start=_ts(start), end=_ts(end),  # type: ignore[arg-type]
+                       team=key[0], channel=key[1], region=key[2], kpis=values, n=ns, final=final)
+
+
+def close_minutes(st: RollupState, detector_window: str = "60m", max_minutes: int = 100_000) -> list[Minute]:
+    """Close every minute the watermark has passed; their snapshots, oldest first."""
+    wm = st.watermark()
+    if wm is None:
+        return []
+    if st.next_minute is None:
+        if not st.open:
+            return []
+        st.next_minute = min(st.open)
+    out: list[Minute] = []
+    while (st.next_minute + 1) * 60 <= wm and len(out) < max_minutes:
+        out.append(_close(st, st.next_minute, detector_window))
+        st.next_minute += 1
+    return out
+
+
+def _close(st: RollupState, m: int, detector_window: str) -> Minute:
+    buckets = st.open.pop(m, {})
+    level_acc: dict[Dims, A.Acc] = {}
+    level_g: dict[Dims, list[int]] = {}
+    for dims in st.known:
+        acc = buckets.get(dims)
+        cum = st.cum.get(dims)
+        if acc is not None:
+            if cum is None:
+                cum = st.cum[dims] = [0, 0, 0]
+            cum[0] += acc[A.D_WAITING]
+            cum[1] += acc[A.D_OVER]
+            cum[2] += acc[A.D_OPEN]
+        for key in level_keys(dims):
+            la = level_acc.get(key)
+            if la is None:
+                la = level_acc[key] = A.new_acc()
+                level_g[key] = [0, 0, 0]
+            if acc is not None:
+                A.merge(la, acc)
+            if cum is not None:
+                g = level_g[key]
+                g[0] += cum[0]
+                g[1] += cum[1]
+                g[2] += cum[2]
+    snaps: list[KpiSnapshot] = []
+    by_window: dict[str, dict[Dims, KpiSnapshot]] = {"1m": {}, "5m": {}, "1h": {}, "60m": {}}
+    for key, acc in level_acc.items():
+        g = level_g[key]
+        gauges = (g[0], g[1], g[2])
+        ss = st.series.get(key)
+        if ss is None:
+            ss = st.series[key] = SeriesState()
+        by_window["1m"][key] = _snap("1m", m, m + 1, key, acc, gauges, final=True)
+        # rolling 60 minutes: add this minute, remove the one that left
+        A.merge(ss.rolling, acc)
+        ss.recent.append((m, acc))
+        while ss.recent and ss.recent[0][0] <= m - 60:
+            A.unmerge(ss.rolling, ss.recent.popleft()[1])
+        by_window["60m"][key] = _snap("60m", m - 59, m + 1, key, ss.rolling, gauges, final=True)
+        for window, size, attr in (("5m", 5, "five"), ("1h", 60, "hour")):
+            start = m - m % size
+            tum = getattr(ss, attr)
+            if tum is None or tum.start != start:
+                tum = Tumbling(start, A.new_acc())
+                setattr(ss, attr, tum)
+            A.merge(tum.acc, acc)
+            by_window[window][key] = _snap(window, start, start + size, key, tum.acc, gauges, final=m + 1 == start + size)
+    children: dict[str, list[KpiSnapshot]] = {}
+    keys = set(level_acc)
+    for window, snaps_w in by_window.items():
+        snaps.extend(snaps_w.values())
+        if window != detector_window:
+            continue
+        for key, snap in snaps_w.items():
+            if snap.final:
+                children[snap.series] = [snaps_w[k] for k in children_of(key, keys)]
+    st.last = snaps
+    return Minute(m, snaps, children)
+
+
+def stats_of(st: RollupState) -> dict[str, Any]:
+    """Counters for ``sqm:flow:stats``: totals over partitions plus the roll-up's own."""
+    total: dict[str, Any] = {}
+    for per in st.stats.values():
+        for k, v in per.items():
+            total[k] = total.get(k, 0) + v
+    total["late_merge"] = st.late_merge
+    total["over_cardinality"] = st.over_cardinality
+    total["series"] = len(st.series)
+    total["closed_until"] = (st.next_minute or 0) * 60
+    return total

@@ -1,0 +1,73 @@
+"""Running the dataflow: ``run_flow(settings, redis_url)`` (what ``sqm flow`` calls).
+
+Recovery is on by default (``streams.recovery``): bytewax snapshots every step's
+state and each stream's offset into ``state_dir/recovery`` every epoch, and a
+restarted flow resumes from the last complete epoch; the sinks are idempotent, so
+what it re-emits overwrites. ``stop`` (or SIGTERM/SIGINT when no ``stop`` is given
+and this is the main thread) ends the flow cleanly: the sources stop, the last
+epoch is snapshotted, the sinks flush.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.run import cli_main
+
+from sqm.config import Settings
+from streams.flow import build_flow
+
+log = logging.getLogger(__name__)
+
+RECOVERY_PARTITIONS = 1
+
+
+def recovery_config(state_dir: Path) -> RecoveryConfig:
+    """The recovery store under ``state_dir/recovery``, created on first use."""
+    db_dir = Path(state_dir) / "recovery"
+    if not any(db_dir.glob("part-*.sqlite3")):
+        db_dir.mkdir(parents=True, exist_ok=True)
+        init_db_dir(db_dir, RECOVERY_PARTITIONS)
+    return RecoveryConfig(str(db_dir))
+
+
+def run_flow(
+    settings: Settings,
+    redis_url: str,
+    *,
+    workers: int = 1,
+    stop: threading.Event | None = None,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
+    epoch_interval_s: float = 10.0,
+    **flow_kwargs: Any,
+) -> None:
+    """Run the KPI dataflow until ``stop`` is set (or SIGTERM/SIGINT); blocks.
+
+    ``workers`` threads in this process; for several processes (several machines)
+    give each the same ``addresses`` (``host:port`` of every process) and its own
+    ``process_id`` — see docs/scaling.md.
+    """
+    if stop is None:
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+    flow = build_flow(settings, redis_url, stop=stop, **flow_kwargs)
+    recovery = recovery_config(settings.state_dir) if settings.streams.recovery else None
+    log.info("flow: %d partitions, %d worker(s), recovery %s", settings.streams.partitions, workers,
+             recovery.db_dir if recovery else "off")
+    cli_main(
+        flow,
+        workers_per_process=workers,
+        process_id=process_id,
+        addresses=addresses,
+        epoch_interval=timedelta(seconds=epoch_interval_s),
+        recovery_config=recovery,
+    )

@@ -1,0 +1,133 @@
+"""Sinks: the Redis hot store, the dead-letter stream, the anomalies stream.
+
+Every sink writes one pipeline per batch and is idempotent, because a flow resumed
+from its recovery snapshot re-emits what followed that snapshot:
+
+- snapshots: ``HSET`` of the latest per (window, dims) (a re-emitted window
+  overwrites), history ``ZREMRANGEBYSCORE start start`` + ``ZADD`` (one member
+  per window start) trimmed to ``history_hours`` behind the newest window;
+- anomalies: ``SET NX`` of a seen-marker per (fingerprint, window end, status)
+  before ``XADD``, so a replayed anomaly is not added twice;
+- dead letters: ``XADD`` capped with ``MAXLEN ~`` (a replay may repeat one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from sqm.keys import ANOMALIES, DLQ, KPI_LIVE, dims_field, kpi_history, kpi_latest
+from sqm.models import Anomaly, encode
+from sqm.store import connect
+from streams.rollup import Minute
+
+log = logging.getLogger(__name__)
+
+FLOW_STATS = "sqm:flow:stats"
+"""Hash of the flow's counters (events, duplicate, late, invalid, late_merge, ...)."""
+ANOMALY_SEEN = "sqm:anomaly:seen:"
+DLQ_MAXLEN = 100_000
+
+
+class _RedisSink(DynamicSink[Any]):
+    def __init__(self, redis_url: str, partition_cls: type[StatelessSinkPartition[Any]], **kwargs: Any) -> None:
+        self.redis_url = redis_url
+        self.partition_cls = partition_cls
+        self.kwargs = kwargs
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> StatelessSinkPartition[Any]:
+        return self.partition_cls(connect(self.redis_url), **self.kwargs)  # type: ignore[call-arg]
+
+
+class KpiStorePartition(StatelessSinkPartition[Minute]):
+    def __init__(self, client: Any, history_s: float) -> None:
+        self.client = client
+        self.history_s = history_s
+
+    def write_batch(self, items: list[Minute]) -> None:
+        write_minutes(self.client, items, self.history_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float) -> None:
+    """Write closed minutes' snapshots to the hot store in one pipeline; publish them."""
+    pipe = client.pipeline(transaction=False)
+    stats: dict[str, Any] | None = None
+    for minute in minutes:
+        latest: dict[str, dict[str, bytes]] = {}
+        for snap in minute.snapshots:
+            raw = encode(snap)
+            latest.setdefault(snap.window, {})[dims_field(snap.team, snap.channel, snap.region)] = raw
+            if snap.final:
+                key = kpi_history(snap.series)
+                start = snap.start.timestamp()
+                pipe.zremrangebyscore(key, start, start)
+                pipe.zadd(key, {raw: start})
+                pipe.zremrangebyscore(key, "-inf", f"({snap.end.timestamp() - history_s}")
+        for window, mapping in latest.items():
+            pipe.hset(kpi_latest(window), mapping=mapping)  # type: ignore[arg-type]
+        if minute.snapshots:
+            pipe.publish(KPI_LIVE, b"[" + b",".join(encode(s) for s in minute.snapshots) + b"]")
+        stats = minute.stats or stats
+    if stats:
+        pipe.hset(FLOW_STATS, mapping={k: str(v) for k, v in stats.items()})
+    pipe.execute()
+
+
+class DlqPartition(StatelessSinkPartition[dict[str, Any]]):
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def write_batch(self, items: list[dict[str, Any]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            pipe.xadd(DLQ, {k: v for k, v in item.items() if v is not None}, maxlen=DLQ_MAXLEN, approximate=True)
+        pipe.execute()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AnomalyPartition(StatelessSinkPartition[Anomaly]):
+    def __init__(self, client: Any, ttl_s: int = 7 * 86400) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+
+    def write_batch(self, items: list[Anomaly]) -> None:
+        write_anomalies(self.client, items, self.ttl_s)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def write_anomalies(client: Any, anomalies: list[Anomaly], ttl_s: int = 7 * 86400) -> int:
+    """XADD each anomaly not written before (by fingerprint, window end, status); returns how many."""
+    if not anomalies:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for a in anomalies:
+        pipe.set(f"{ANOMALY_SEEN}{a.fingerprint}|{a.end.isoformat()}|{a.status}", b"1", nx=True, ex=ttl_s)
+    fresh = [a for a, ok in zip(anomalies, pipe.execute(), strict=True) if ok]
+    if fresh:
+        pipe = client.pipeline(transaction=False)
+        for a in fresh:
+            pipe.xadd(ANOMALIES, {"a": encode(a)})
+        pipe.execute()
+    return len(fresh)
+
+
+def kpi_sink(redis_url: str, history_hours: float) -> DynamicSink[Minute]:
+    return _RedisSink(redis_url, KpiStorePartition, history_s=history_hours * 3600.0)
+
+
+def dlq_sink(redis_url: str) -> DynamicSink[dict[str, Any]]:
+    return _RedisSink(redis_url, DlqPartition)
+
+
+def anomaly_sink(redis_url: str) -> DynamicSink[Anomaly]:
+    return _RedisSink(redis_url, AnomalyPartition)
