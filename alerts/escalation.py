@@ -1,0 +1,74 @@
+"""Escalation policies resolved through the roster: who is on duty in a role, now.
+
+>>> from datetime import UTC, datetime
+>>> from sqm.config import Person, Roster, Shift
+>>> r = Roster(people=[Person(name="Wang", wecom_user="wangli"), Person(name="Zhao", wecom_user="zhao")],
+...            shifts=[Shift(name="day", start="08:00", end="20:00", roles={"supervisor": "Wang"}),
+...                    Shift(name="night", start="20:00", end="08:00", roles={"supervisor": "Zhao"})])
+>>> tz = ZoneInfo("Asia/Shanghai")
+>>> on_duty(r, "supervisor", "billing", datetime(2026, 3, 2, 2, 0, tzinfo=UTC), tz).name  # 10:00 in Shanghai
+'Wang'
+>>> on_duty(r, "supervisor", "billing", datetime(2026, 3, 2, 14, 0, tzinfo=UTC), tz).name  # 22:00
+'Zhao'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqm.config import EscalationLevel, EscalationPolicy, Person, Roster, Shift
+
+
+def _hhmm(text: str) -> time:
+    h, m = text.split(":")
+    return time(int(h), int(m))
+
+
+def in_shift(shift: Shift, now: datetime, tz: ZoneInfo) -> bool:
+    local = now.astimezone(tz)
+    start, end = _hhmm(shift.start), _hhmm(shift.end)
+    for back in (0, 1):
+        day = (local - timedelta(days=back)).date()
+        if day.weekday() not in shift.days:
+            continue
+        begin = datetime.combine(day, start, tzinfo=tz)
+        finish = datetime.combine(day if end > start else day + timedelta(days=1), end, tzinfo=tz)
+        if begin <= local < finish:
+            return True
+    return False
+
+
+def on_duty(roster: Roster, role: str, team: str, now: datetime, tz: ZoneInfo) -> Person | None:
+    """The person holding ``role`` for ``team`` now; a team's own shift wins over a ``*`` shift."""
+    people = {p.name: p for p in roster.people}
+    for wanted in (team, "*"):
+        for shift in roster.shifts:
+            if shift.team == wanted and role in shift.roles and in_shift(shift, now, tz):
+                return people.get(shift.roles[role])
+    return None
+
+
+def immediate_levels(policy: EscalationPolicy) -> int:
+    """How many leading levels have no delay: their people are @-mentioned in the first notice itself."""
+    n = 0
+    for level in policy.levels:
+        if level.after_s > 0:
+            break
+        n += 1
+    return n
+
+
+def next_delay(levels: Sequence[EscalationLevel], done: int) -> float | None:
+    """Seconds from level ``done - 1`` (or from firing, when ``done`` = 0) to level ``done``; None when all are done."""
+    if done >= len(levels):
+        return None
+    prev = levels[done - 1].after_s if done > 0 else 0.0
+    return max(0.0, levels[done].after_s - prev)
+
+
+def mention_of(person: Person | None) -> list[str]:
+    if person is None:
+        return []
+    return [person.wecom_user] if person.wecom_user else [person.mobile] if person.mobile else []

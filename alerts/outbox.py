@@ -1,0 +1,321 @@
+"""The persisted outbox: every notification is stored in Redis before it is sent.
+
+A notification waits in ``sqm:alert:outbox:due`` (score = when to try). An alerter
+*claims* due notifications atomically (a Lua script pushes their score by the send
+lease), so two alerters never send the same one; a process killed mid-send loses
+its lease and the notification is tried again. Each attempt is stored in the
+notification (and in the ``sqm:alert:deliveries`` stream) with the masked channel,
+status, vendor code and latency. Failures are retried with exponential back-off
+until ``give_up_after_s``; a critical notification that keeps failing (or is
+rejected) is copied once to the receiver's ``failover`` receiver.
+
+Bot channels (WeCom, DingTalk, Feishu) share a token bucket per bot key across
+processes; notifications that find it empty wait for the next token and are then
+folded into one digest with whatever else waits for that bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from alerts import keys
+from alerts.channels import Delivery, Sender, Target, target
+from alerts.messages import render
+from sqm.config import AlertSettings, Receiver
+from sqm.models import encode
+
+log = logging.getLogger("sqm.alerts")
+
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return ids
+"""
+
+_BUCKET = """
+local cap = tonumber(ARGV[1])
+local per_ms = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = tonumber(b[1]) or cap
+local ts = tonumber(b[2]) or now
+tokens = math.min(cap, tokens + math.max(0, now - ts) * per_ms)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / per_ms) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return wait
+"""
+
+
+class Attempt(msgspec.Struct, kw_only=True):
+    at: datetime
+    channel: str
+    status: str
+    code: str | None = None
+    detail: str = ""
+    latency_ms: float = 0.0
+    by: str = ""
+
+
+class Notification(msgspec.Struct, kw_only=True):
+    """One message for one URL of one receiver; ``ctx`` is what ``messages.render`` needs."""
+
+    id: str
+    kind: str
+    """``digest``, ``escalation``, ``failover`` or ``test``."""
+    receiver: str
+    url_index: int
+    channel: str
+    """The masked URL (or ``console``)."""
+    title: str
+    severity: str = "warning"
+    reason: str = ""
+    lang: str = "zh"
+    ctx: dict[str, Any] = msgspec.field(default_factory=dict)
+    group_key: str = ""
+    fingerprints: list[str] = msgspec.field(default_factory=list)
+    created_at: datetime
+    due_at: datetime
+    status: str = "pending"
+    """``pending``, ``delivered``, ``failed`` (gave up) or ``invalid`` (the URL cannot be used)."""
+    attempts: list[Attempt] = msgspec.field(default_factory=list)
+    delivered_at: datetime | None = None
+    folded: list[str] = msgspec.field(default_factory=list)
+    """ids of notifications sent inside this one (rate-limit overflow)."""
+    folded_into: str | None = None
+    failover_of: str | None = None
+    failed_over: bool = False
+
+
+_decode = msgspec.json.Decoder(Notification).decode
+
+
+def backoff_s(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry number ``attempt`` (1-based): base, 2·base, 4·base … up to ``cap``.
+
+    >>> [backoff_s(n, 2, 30) for n in range(1, 7)]
+    [2, 4, 8, 16, 30, 30]
+    """
+    return min(cap, base * 2 ** (attempt - 1))
+
+
+def urls_of(receiver: Receiver) -> list[str]:
+    return [u.get_secret_value() for u in receiver.urls] or ([""] if receiver.name == "console" else [])
+
+
+class Outbox:
+    def __init__(self, redis: Any, settings: AlertSettings, *, sender: Sender, consumer: str,
+                 now: Callable[[], datetime], workers: int = 8) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.sender = sender
+        self.consumer = consumer
+        self.now = now
+        self.receivers = {r.name: r for r in settings.receivers}
+        self._claim = redis.register_script(_CLAIM)
+        self._bucket = redis.register_script(_BUCKET)
+        self._targets: dict[tuple[str, int], Target] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqm-send") if workers else None
+        self._inflight: set[Future[None]] = set()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def target(self, receiver: str, index: int) -> Target:
+        got = self._targets.get((receiver, index))
+        if got is None:
+            got = self._targets[(receiver, index)] = target(urls_of(self.receivers[receiver])[index])
+        return got
+
+    # --- writing -------------------------------------------------------------------
+    def enqueue(self, receiver: str, *, kind: str, id_parts: Sequence[str], title: str, ctx: dict[str, Any],
+                lang: str, severity: str = "warning", reason: str = "", group_key: str = "",
+                fingerprints: Sequence[str] = (), now: datetime, failover_of: str | None = None) -> list[str]:
+        """Store one notification per URL of the receiver; ids derive from ``id_parts`` so a repeat is a no-op."""
+        rec = self.receivers.get(receiver)
+        if rec is None:
+            log.error("notification to unknown receiver %r dropped", receiver)
+            return []
+        ids = []
+        pipe = self.redis.pipeline(transaction=False)
+        for i, _ in enumerate(urls_of(rec)):
+            t = self.target(receiver, i)
+            nid = keys.short_hash(*id_parts, receiver, str(i), size=20)
+            n = Notification(id=nid, kind=kind, receiver=receiver, url_index=i, channel=t.masked, title=title,
+                             severity=severity, reason=reason, lang=lang, ctx=ctx, group_key=group_key,
+                             fingerprints=list(fingerprints), created_at=now, due_at=now, failover_of=failover_of)
+            pipe.hsetnx(keys.OUTBOX, nid, encode(n))
+            pipe.zadd(keys.OUTBOX_DUE, {nid: now.timestamp()}, nx=True)
+            ids.append(nid)
+        results = pipe.execute()
+        for nid, fresh in zip(ids, results[::2], strict=True):
+            if not fresh and self._finished(nid):  # already enqueued and sent (a replay): do not requeue
+                self.redis.zrem(keys.OUTBOX_DUE, nid)
+        return ids
+
+    def _finished(self, nid: str) -> bool:
+        raw = self.redis.hget(keys.OUTBOX, nid)
+        return raw is not None and _decode(raw).status != "pending"
+
+    def get(self, nid: str) -> Notification | None:
+        raw = self.redis.hget(keys.OUTBOX, nid)
+        return _decode(raw) if raw else None
+
+    # --- sending -------------------------------------------------------------------
+    def pending_count(self) -> int:
+        return int(self.redis.zcard(keys.OUTBOX_DUE))
+
+    def next_due(self) -> float | None:
+        got = self.redis.zrange(keys.OUTBOX_DUE, 0, 0, withscores=True)
+        return got[0][1] if got else None
+
+    def process(self, *, wait: bool = True, limit: int = 200) -> int:
+        """Claim what is due and send it (in the pool); returns how many notifications were claimed."""
+        self._inflight = {f for f in self._inflight if not f.done()}
+        now = self.now()
+        lease = now + timedelta(seconds=self.settings.send_lease_s)
+        ids = [i.decode() if isinstance(i, bytes) else i
+               for i in self._claim(keys=[keys.OUTBOX_DUE], args=[now.timestamp(), lease.timestamp(), limit])]
+        if not ids:
+            return 0
+        raws = self.redis.hmget(keys.OUTBOX, ids)
+        by_channel: dict[tuple[str, int], list[Notification]] = defaultdict(list)
+        for nid, raw in zip(ids, raws, strict=True):
+            if raw is None:
+                self.redis.zrem(keys.OUTBOX_DUE, nid)
+                continue
+            n = _decode(raw)
+            if n.status != "pending":
+                self.redis.zrem(keys.OUTBOX_DUE, nid)
+                continue
+            by_channel[(n.receiver, n.url_index)].append(n)
+        futures = []
+        for batch in by_channel.values():
+            t = self.target(batch[0].receiver, batch[0].url_index)
+            batches = [batch] if t.rate_limited else [[n] for n in batch]
+            for b in batches:
+                if self._pool is None:
+                    self._deliver(t, b)
+                else:
+                    futures.append(self._pool.submit(self._deliver, t, b))
+        self._inflight.update(futures)
+        if wait:
+            for f in futures:
+                f.result()
+        return len(ids)
+
+    def wait_idle(self) -> None:
+        for f in list(self._inflight):
+            f.result()
+
+    def _deliver(self, t: Target, batch: list[Notification]) -> None:
+        try:
+            self._deliver_batch(t, batch)
+        except Exception:  # never kill the pool thread; the lease expires and another try happens
+            log.exception("delivery to %s failed unexpectedly", t.masked)
+
+    def _deliver_batch(self, t: Target, batch: list[Notification]) -> None:
+        now = self.now()
+        if t.rate_limited:
+            wait_ms = int(self._bucket(keys=[keys.bucket(t.channel_id)],
+                                       args=[self.settings.bot_rate_per_min, self.settings.bot_rate_per_min / 60000,
+                                             int(now.timestamp() * 1000)]))
+            if wait_ms > 0:  # no token: everything waiting for this bot goes out together at the next token
+                due = now.timestamp() + wait_ms / 1000
+                self.redis.zadd(keys.OUTBOX_DUE, {n.id: due for n in batch})
+                log.info("%s: rate limit, %d notification(s) wait %.1f s", t.masked, len(batch), wait_ms / 1000)
+                return
+        head = batch[0]
+        rec = self.receivers[head.receiver]
+        lang = rec.language
+        if len(batch) == 1:
+            ctx = head.ctx
+        else:
+            ctx = dict(head.ctx)
+            ctx["firing"] = [v for n in batch for v in n.ctx.get("firing", [])]
+            ctx["resolved"] = [v for n in batch for v in n.ctx.get("resolved", [])]
+            ctx["mentions"] = sorted({m for n in batch for m in n.ctx.get("mentions", [])})
+            ctx["reason"] = "first" if ctx["firing"] else "resolved"
+        msg = render(t.render_as, lang, ctx.get("reason", head.reason), ctx.get("firing", []), ctx.get("resolved", []),
+                     mentions=ctx.get("mentions", []), wallboard_url=ctx.get("wallboard_url", ""),
+                     escalation=ctx.get("escalation"))
+        result = self.sender.send(t, msg.title, msg.body, msg.format, ctx.get("mentions", []))
+        self._record(t, head, batch[1:], result, now)
+
+    def _record(self, t: Target, head: Notification, folded: list[Notification], result: Delivery,
+                started: datetime) -> None:
+        now = self.now()
+        attempt = Attempt(at=started, channel=t.masked, status=result.status, code=result.code, detail=result.detail,
+                          latency_ms=result.latency_ms, by=self.consumer)
+        level = logging.INFO if result.ok else logging.WARNING
+        log.log(level, "notify %s %s via %s: %s%s", head.kind, head.id, t.masked, result.status,
+                f" ({result.code} {result.detail})" if not result.ok else "")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(keys.DELIVERIES, {"id": head.id, "receiver": head.receiver, "channel": t.masked,
+                                    "status": result.status, "code": result.code or "", "detail": result.detail,
+                                    "latency_ms": str(result.latency_ms), "at": now.isoformat(),
+                                    "folded": str(len(folded))},
+                  maxlen=10_000, approximate=True)
+        to_failover: Notification | None = None
+        for n in [head, *folded]:
+            n.attempts.append(attempt)
+            if len(n.attempts) > 50:
+                del n.attempts[1:-49]
+            if result.ok:
+                n.status, n.delivered_at = "delivered", now
+                if n is head:
+                    n.folded = [f.id for f in folded]
+                else:
+                    n.folded_into = head.id
+                pipe.zrem(keys.OUTBOX_DUE, n.id)
+                pipe.zadd(keys.OUTBOX_DONE, {n.id: now.timestamp()})
+            elif result.status == "invalid" or (now - n.created_at).total_seconds() > self.settings.give_up_after_s:
+                n.status = "invalid" if result.status == "invalid" else "failed"
+                pipe.zrem(keys.OUTBOX_DUE, n.id)
+                pipe.zadd(keys.OUTBOX_DONE, {n.id: now.timestamp()})
+            else:
+                fails = sum(1 for a in n.attempts if a.status != "ok")
+                delay = backoff_s(fails, self.settings.retry_base_s, self.settings.retry_max_s)
+                n.due_at = now + timedelta(seconds=delay)
+                pipe.zadd(keys.OUTBOX_DUE, {n.id: n.due_at.timestamp()})
+            if not result.ok and self._should_fail_over(n, result):
+                n.failed_over = True
+                to_failover = to_failover or n
+            pipe.hset(keys.OUTBOX, n.id, encode(n))
+        pipe.execute()
+        if to_failover is not None:
+            self._fail_over(to_failover, now)
+        self._trim(now)
+
+    def _should_fail_over(self, n: Notification, result: Delivery) -> bool:
+        rec = self.receivers.get(n.receiver)
+        if rec is None or rec.failover is None or n.failed_over or n.severity != "critical" or n.failover_of:
+            return False
+        fails = sum(1 for a in n.attempts if a.status != "ok")
+        return result.status in ("rejected", "invalid") or fails >= self.settings.failover_after
+
+    def _fail_over(self, n: Notification, now: datetime) -> None:
+        rec = self.receivers[n.receiver]
+        assert rec.failover is not None
+        log.warning("critical notification %s failed on %s: failing over to %s", n.id, n.channel, rec.failover)
+        self.enqueue(rec.failover, kind="failover", id_parts=("failover", n.id), title=n.title, ctx=n.ctx,
+                     lang=self.receivers[rec.failover].language, severity=n.severity, reason=n.reason,
+                     group_key=n.group_key, fingerprints=n.fingerprints, now=now, failover_of=n.id)
+
+    def _trim(self, now: datetime, keep: int = 5000) -> None:
+        extra = int(self.redis.zcard(keys.OUTBOX_DONE)) - keep
+        if extra > 100:
+            old = self.redis.zrange(keys.OUTBOX_DONE, 0, extra - 1)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hdel(keys.OUTBOX, *old)
+            pipe.zrem(keys.OUTBOX_DONE, *old)
+            pipe.execute()

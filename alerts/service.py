@@ -1,0 +1,179 @@
+"""Plain functions over Redis for the API (no FastAPI here): alerts, acknowledgement, silences,
+routing dry-run and delivery status. Every result is an sqm record or a plain dict; URLs
+appear only masked.
+
+Errors: ``UnknownAlert`` (no such fingerprint), ``acklink.InvalidToken`` (bad/expired
+link), ``ValueError`` (a bad silence: the message names the field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from alerts import keys
+from alerts.acklink import InvalidToken, secret_of, verify_token
+from alerts.channels import target
+from alerts.engine import ACTIVE, Engine
+from alerts.outbox import Notification, urls_of
+from alerts.routing import dry_run
+from alerts.silences import Silence, new_silence
+from sqm.clock import Clock, SystemClock
+from sqm.config import Settings
+from sqm.errors import SqmError
+from sqm.models import Alert, decode_alert, encode, to_builtins
+
+__all__ = [
+    "InvalidToken", "UnknownAlert", "ack_with_token", "acknowledge", "create_silence", "delivery_attempts",
+    "expire_silence", "get_alert", "get_notification", "list_alerts", "list_notifications", "list_silences",
+    "receivers", "route_dry_run",
+]
+
+_silence = msgspec.json.Decoder(Silence).decode
+_notification = msgspec.json.Decoder(Notification).decode
+
+
+class UnknownAlert(SqmError):
+    """No alert with this fingerprint."""
+
+
+def _s(x: bytes | str) -> str:
+    return x.decode() if isinstance(x, bytes) else x
+
+
+def _now(clock: Clock | None) -> datetime:
+    return (clock or SystemClock()).now()
+
+
+# --- alerts ------------------------------------------------------------------------
+def list_alerts(redis: Any, *, state: str | Sequence[str] | None = None, limit: int = 200,
+                active_only: bool = False) -> list[Alert]:
+    """Alerts, most recently updated first; ``state`` filters (e.g. ``["firing", "acknowledged"]``)."""
+    if active_only:
+        fps = [_s(x) for x in redis.smembers(ACTIVE)]
+    else:
+        fps = [_s(x) for x in redis.zrevrange(keys.INDEX, 0, max(0, limit * 4) - 1)]
+    raws = redis.mget([keys.alert(fp) for fp in fps]) if fps else []
+    alerts = [decode_alert(r) for r in raws if r]
+    wanted = {state} if isinstance(state, str) else set(state) if state else None
+    if wanted:
+        alerts = [a for a in alerts if a.state in wanted]
+    alerts.sort(key=lambda a: a.updated_at, reverse=True)
+    return alerts[:limit]
+
+
+def get_alert(redis: Any, fingerprint: str) -> Alert:
+    raw = redis.get(keys.alert(fingerprint))
+    if raw is None:
+        msg = f"alert {fingerprint!r} not found"
+        raise UnknownAlert(msg)
+    return decode_alert(raw)
+
+
+def acknowledge(redis: Any, settings: Settings, fingerprint: str, by: str, *, comment: str = "",
+                timeout_s: float | None = None, clock: Clock | None = None) -> Alert:
+    """Acknowledge a firing alert: escalation stops until it resolves or the acknowledgement lapses.
+
+    Acknowledging a resolved or pending alert changes nothing (returned as it is).
+    """
+    get_alert(redis, fingerprint)
+    engine = Engine(settings, redis, clock=clock, workers=0)
+    try:
+        change = engine.acknowledge(fingerprint, by, comment=comment, timeout_s=timeout_s)
+    finally:
+        engine.close()
+    return change.alert if change.alert is not None else get_alert(redis, fingerprint)
+
+
+def ack_with_token(redis: Any, settings: Settings, token: str, *, by: str = "ack link",
+                   clock: Clock | None = None) -> Alert:
+    """Acknowledge through a signed link from a message; raises InvalidToken."""
+    secret = secret_of(settings)
+    if secret is None:
+        msg = "ack link: links are disabled (alerts.signing_secret is not set)"
+        raise InvalidToken(msg)
+    fp = verify_token(secret, token, _now(clock))
+    return acknowledge(redis, settings, fp, by, comment="acknowledged from the link in a message", clock=clock)
+
+
+# --- silences ----------------------------------------------------------------------
+def create_silence(redis: Any, matchers: Sequence[str], starts_at: datetime | None, ends_at: datetime,
+                   created_by: str, *, comment: str = "", expire_when_resolved: bool = False,
+                   clock: Clock | None = None) -> Silence:
+    now = _now(clock)
+    s = new_silence(matchers, starts_at or now, ends_at, created_by, comment=comment,
+                    expire_when_resolved=expire_when_resolved, now=now)
+    redis.hset(keys.SILENCES, s.id, encode(s))
+    return s
+
+
+def list_silences(redis: Any, *, include_expired: bool = False, clock: Clock | None = None) -> list[Silence]:
+    now = _now(clock)
+    out = [_silence(v) for v in redis.hvals(keys.SILENCES)]
+    if not include_expired:
+        out = [s for s in out if s.expired_at is None and s.ends_at > now]
+    return sorted(out, key=lambda s: s.starts_at)
+
+
+def expire_silence(redis: Any, silence_id: str, *, clock: Clock | None = None) -> Silence:
+    raw = redis.hget(keys.SILENCES, silence_id)
+    if raw is None:
+        msg = f"silence {silence_id!r} not found"
+        raise KeyError(msg)
+    s = _silence(raw)
+    if s.expired_at is None:
+        s.expired_at = _now(clock)
+        redis.hset(keys.SILENCES, s.id, encode(s))
+    return s
+
+
+# --- routing and delivery ----------------------------------------------------------
+def route_dry_run(settings: Settings, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Which receivers an alert with these labels reaches, and with which grouping/escalation."""
+    return dry_run(settings.alerts, labels)
+
+
+def receivers(settings: Settings) -> list[dict[str, Any]]:
+    """The configured receivers with their URLs masked."""
+    return [
+        {"name": r.name, "language": r.language, "failover": r.failover,
+         "channels": [target(u).masked for u in urls_of(r)],
+         "quiet_hours": [q.model_dump() for q in r.quiet_hours]}
+        for r in settings.alerts.receivers
+    ]
+
+
+def list_notifications(redis: Any, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Notifications in the outbox (pending first, then the latest finished), as plain dicts."""
+    pending = [_s(x) for x in redis.zrange(keys.OUTBOX_DUE, 0, limit - 1)]
+    done = [_s(x) for x in redis.zrevrange(keys.OUTBOX_DONE, 0, limit - 1)]
+    ids = list(dict.fromkeys(pending + done))
+    raws = redis.hmget(keys.OUTBOX, ids) if ids else []
+    out = [_public(_notification(r)) for r in raws if r]
+    if status:
+        out = [n for n in out if n["status"] == status]
+    return out[:limit]
+
+
+def get_notification(redis: Any, notification_id: str) -> dict[str, Any] | None:
+    raw = redis.hget(keys.OUTBOX, notification_id)
+    return _public(_notification(raw)) if raw else None
+
+
+def _public(n: Notification) -> dict[str, Any]:
+    d = to_builtins(n)
+    d.pop("ctx", None)  # rendered content holds links with signed tokens
+    return d
+
+
+def delivery_attempts(redis: Any, *, limit: int = 100) -> list[dict[str, str]]:
+    """The latest delivery attempts (newest first): channel (masked), status, vendor code, latency."""
+    out = []
+    for entry_id, fields in redis.xrevrange(keys.DELIVERIES, count=limit):
+        row = {_s(k): _s(v) for k, v in fields.items()}
+        row["entry"] = _s(entry_id)
+        out.append(row)
+    return out

@@ -1,0 +1,69 @@
+"""The alerter end to end: anomalies in the stream → real Apprise → a local HTTP receiver."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+from alerts.runner import Alerter, run_alerter
+from sqm.clock import ManualClock
+from tests.alerts.factories import T0, anomaly, json_url, push, settings
+
+
+def test_anomaly_reaches_json_receiver_once_with_the_facts(redis, redis_url, http_receiver):
+    s = settings(receivers=[{"name": "ops", "urls": [json_url(http_receiver)], "language": "en"}],
+                 route={"receiver": "ops"})
+    clock = ManualClock(T0)
+    alerter = Alerter(s, redis, clock=clock, consumer="t1", workers=0)
+    push(redis, anomaly(), anomaly())  # the same anomaly twice
+    alerter.step()
+    bodies = http_receiver.wait_for(1, timeout=5)
+    assert len(bodies) == 1
+    msg = json.loads(bodies[0])
+    text = msg["title"] + "\n" + msg["message"]
+    for fact in ("Timeout rate", "35.0%", "20.0%", "+75%", "Billing", "Chat", "rolling 60 min"):
+        assert fact in text, (fact, text)
+    assert len(redis.keys("sqm:alert:a:*")) == 1  # one alert, not two
+    alerter.step()
+    assert len(http_receiver.bodies) == 1  # nothing new: no second message
+    alerter.close()
+
+
+def test_resolved_anomaly_resolves_and_notifies(redis, http_receiver):
+    s = settings(receivers=[{"name": "ops", "urls": [json_url(http_receiver)], "language": "en"}],
+                 route={"receiver": "ops"}, group_interval_s=0)
+    clock = ManualClock(T0)
+    alerter = Alerter(s, redis, clock=clock, consumer="t1", workers=0)
+    push(redis, anomaly())
+    alerter.step()
+    clock.advance(minutes=5)
+    push(redis, anomaly(status="resolved", at=T0 + __import__("datetime").timedelta(minutes=5), value=0.21))
+    clock.advance(seconds=1)
+    alerter.step()
+    clock.advance(seconds=1)
+    alerter.step()
+    bodies = http_receiver.wait_for(2, timeout=5)
+    assert len(bodies) == 2
+    assert "RESOLVED" in json.loads(bodies[1])["title"]
+    alert = alerter.engine.get(anomaly().fingerprint)
+    assert alert is not None and alert.state == "resolved"
+    assert [e.state for e in alert.timeline] == ["firing", "resolved"]
+    alerter.close()
+
+
+def test_run_alerter_console_default_and_clean_stop(redis, redis_url):
+    out = io.StringIO()
+    stop = threading.Event()
+    s = settings()  # default: the console receiver
+    thread = threading.Thread(target=run_alerter, args=(s, redis_url), kwargs={"stop": stop, "console": out})
+    thread.start()
+    push(redis, anomaly())
+    deadline = __import__("time").monotonic() + 10
+    while "35.0%" not in out.getvalue() and __import__("time").monotonic() < deadline:
+        __import__("time").sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and "35.0%" in lines[0] and "team=billing" in lines[0]
