@@ -1,0 +1,87 @@
+"""Running the real dataflow against the test Redis until a condition holds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqm.config import Settings
+from sqm.keys import kpi_history
+from sqm.models import WINDOWS, KpiSnapshot, decode_snapshot
+from streams.runner import run_flow
+from streams.sinks import FLOW_STATS
+
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+class StandInMonitor:
+    """A tiny detector for tests: records what it saw; flags volume above ``limit``."""
+
+    def __init__(self, limit: float = 1e9) -> None:
+        self.limit = limit
+        self.seen: list[tuple[str, int]] = []
+
+    def update(self, snapshot: KpiSnapshot, children: Iterable[KpiSnapshot] = ()) -> list[Any]:
+        from sqm.models import Anomaly
+
+        self.seen.append((snapshot.series, len(list(children))))
+        vol = snapshot.kpis["volume"] or 0.0
+        if vol <= self.limit:
+            return []
+        return [Anomaly(kpi="volume", window=snapshot.window, team=snapshot.team, channel=snapshot.channel,
+                        region=snapshot.region, start=snapshot.start, end=snapshot.end, value=vol,
+                        detector="stand-in", n=int(vol))]
+
+
+def stats(redis: Any) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in redis.hgetall(FLOW_STATS).items()}
+
+
+def run_until(settings: Settings, redis_url: str, redis: Any, done: Callable[[dict[str, int]], bool], *,
+              workers: int = 1, timeout: float = 90.0, **kwargs: Any) -> float:
+    """Run the flow (in this thread) until ``done(stats)``; returns the wall seconds it took."""
+    stop = threading.Event()
+    t0 = time.monotonic()
+    failed: list[str] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            if done(stats(redis)):
+                break
+            if time.monotonic() - t0 > timeout:
+                failed.append(f"flow did not finish within {timeout} s: {stats(redis)}")
+                break
+            time.sleep(0.1)
+        stop.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    kwargs.setdefault("monitor_factory", StandInMonitor)
+    run_flow(settings, redis_url, workers=workers, stop=stop, epoch_interval_s=1.0, **kwargs)
+    stop.set()
+    watcher.join()
+    assert not failed, failed[0]
+    return time.monotonic() - t0
+
+
+def history(redis: Any, series_ids: Iterable[str]) -> list[KpiSnapshot]:
+    out = []
+    for sid in series_ids:
+        out.extend(decode_snapshot(raw) for raw in redis.zrange(kpi_history(sid), 0, -1))
+    return out
+
+
+def all_series(redis: Any) -> list[str]:
+    prefix = kpi_history("")
+    return sorted(k.decode()[len(prefix):] for k in redis.scan_iter(match=prefix + "*", count=1000))
+
+
+def closed_until(start: datetime, minutes: int) -> Callable[[dict[str, int]], bool]:
+    end = (start + timedelta(minutes=minutes)).timestamp()
+    return lambda st: st.get("closed_until", 0) >= end
+
+
+__all__ = ["START", "WINDOWS", "StandInMonitor", "all_series", "closed_until", "history", "run_until", "stats"]
