@@ -31,6 +31,10 @@
     sessionStorage.setItem("sqm-key", fragment.get("key"));
     history.replaceState(null, "", location.pathname + location.search);
   }
+  addEventListener("hashchange", () => {
+    const key = new URLSearchParams(location.hash.slice(1)).get("key");
+    if (key) { sessionStorage.setItem("sqm-key", key); location.replace(location.pathname + location.search); }
+  });
   const KEY = sessionStorage.getItem("sqm-key");
   const HEADERS = KEY ? { "X-API-Key": KEY } : {};
 
@@ -124,15 +128,15 @@
   }
 
   function apply(snaps) {
-    let newest = null;
+    let newest = false;
     for (const s of snaps) {
       if (s.window !== state.window || s.channel !== ALL || s.region !== ALL) continue;
       const prev = state.snaps.get(s.team);
-      if (prev && prev.start > s.start) continue; // an older window arrived late
+      if (prev && Date.parse(prev.start) > Date.parse(s.start)) continue; // an older window arrived late
       state.snaps.set(s.team, s);
       addTeamRow(s.team);
       render(s);
-      if (!newest || s.end > newest) newest = s.end;
+      newest = true;
     }
     if (newest) {
       $("updated").textContent = new Date().toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-GB");

@@ -1,0 +1,123 @@
+"""API keys and roles, secrets never leaving the process."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from api.security import KeyRing
+from sqm.config import ApiKey
+from tests.api.conftest import KEYS, auth, event
+
+READ_PUBLIC = ["/v1/kpis", "/v1/kpis/history", "/v1/config/public", "/"]
+
+
+@pytest.mark.parametrize("how", ["bearer", "x-api-key"])
+def test_ingest_needs_an_ingest_or_admin_key(secured, how):
+    assert secured.post("/v1/events", json=event()).status_code == 401
+    assert secured.post("/v1/events", json=event(), headers={"Authorization": "Bearer wrong"}).status_code == 401
+    for role in ("viewer", "supervisor"):
+        r = secured.post("/v1/events", json=event(), headers=auth(role, how))
+        assert r.status_code == 403, role
+        assert "needs 'ingest'" in r.json()["detail"]
+    for role in ("ingest", "admin"):
+        assert secured.post("/v1/events", json=event(), headers=auth(role, how)).status_code == 202, role
+
+
+def test_the_ingest_key_reads_nothing(secured):
+    for path in ("/v1/kpis", "/v1/config/public", "/metrics"):
+        assert secured.get(path, headers=auth("ingest")).status_code == 403, path
+
+
+def test_public_wallboard_reads_without_a_key_but_a_bad_key_is_still_refused(secured):
+    for path in READ_PUBLIC:
+        assert secured.get(path).status_code == 200, path
+    for path in READ_PUBLIC[:3]:
+        r = secured.get(path, headers={"X-API-Key": KEYS["viewer"] + "x"})
+        assert r.status_code == 401, path
+        assert r.headers["www-authenticate"] == "Bearer"
+    assert secured.get("/metrics").status_code == 401
+    assert secured.get("/metrics", headers=auth("viewer")).status_code == 200
+
+
+def test_without_public_wallboard_reading_needs_a_viewer_key(make_client):
+    c = make_client(keys=True, public_wallboard=False)
+    for path in READ_PUBLIC[:3]:
+        assert c.get(path).status_code == 401, path
+        for role in ("viewer", "supervisor", "admin"):
+            assert c.get(path, headers=auth(role)).status_code == 200, (path, role)
+    assert c.get("/").status_code == 200  # the page itself holds no data; it asks for a key
+    assert c.get("/healthz").status_code == 200
+
+
+def test_no_keys_in_development_is_open_and_warned_once(make_client, caplog):
+    with caplog.at_level(logging.WARNING, logger="sqm.api"):
+        c = make_client()
+        assert c.post("/v1/events", json=event()).status_code == 202
+        assert c.get("/metrics").status_code == 200
+    warnings = [r for r in caplog.records if "no API keys" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_auth_failures_are_counted(secured):
+    secured.get("/v1/kpis", headers={"Authorization": "Bearer nope"})
+    secured.post("/v1/events", json=event(), headers=auth("viewer"))
+    text = secured.get("/metrics", headers=auth("admin")).text
+    assert 'sqm_api_auth_failures_total{reason="bad_key"} 1.0' in text
+    assert 'sqm_api_auth_failures_total{reason="role"} 1.0' in text
+
+
+def test_keys_are_compared_in_constant_time_over_all_keys():
+    ring = KeyRing([ApiKey(key=f"key-number-{i}-0123456789abcdef", role="viewer", name=f"k{i}") for i in range(50)])
+    # a right key, the last key, a near miss and a short wrong key all compare against every key
+    assert ring.match("key-number-0-0123456789abcdef").name == "k0"
+    assert ring.match("key-number-49-0123456789abcdef").name == "k49"
+    assert ring.match("key-number-49-0123456789abcdeX") is None
+    assert ring.match("x") is None
+
+    def cost(presented: str) -> float:
+        best = float("inf")
+        for _ in range(7):
+            t = time.perf_counter()
+            for _ in range(300):
+                ring.match(presented)
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    first, last, miss = cost("key-number-0-0123456789abcdef"), cost("key-number-49-0123456789abcdef"), cost("z")
+    # no early exit: matching the first key costs about what matching the last or none does
+    assert 0.5 < first / last < 2.0
+    assert 0.5 < first / miss < 2.0
+
+
+def test_secrets_never_appear_in_any_response(make_client, caplog):
+    settings_kw = {"keys": True}
+    c = make_client(**settings_kw)
+    secrets = list(KEYS.values())
+    caplog.set_level(logging.DEBUG)
+    responses = []
+    for role in (None, "viewer", "admin"):
+        h = auth(role) if role else {}
+        for path in ("/", "/openapi.json", "/docs", "/v1/config/public", "/v1/kpis", "/v1/kpis/history",
+                     "/healthz", "/readyz", "/metrics", "/static/wallboard.js", "/nope"):
+            responses.append(c.get(path, headers=h))
+        responses.append(c.post("/v1/events", json={"bad": 1}, headers=h))
+    responses.append(c.get("/v1/kpis", headers={"Authorization": f"Bearer {KEYS['admin']}x"}))
+    assert any(r.status_code == 200 for r in responses)
+    for r in responses:
+        blob = r.text + " ".join(f"{k}: {v}" for k, v in r.headers.items())
+        for s in secrets:
+            assert s not in blob, r.url
+            assert s[:12] not in blob, r.url
+    for rec in caplog.records:
+        for s in secrets:
+            assert s not in rec.getMessage()
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"

@@ -1,0 +1,113 @@
+"""The wallboard in a real headless Chromium: values arrive over SSE and tiles change colour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from sqm import keys
+from tests.api.conftest import KEYS, snapshot
+from tests.api.test_api_kpis import put_latest
+from tests.conftest import CHROMIUM_ARGS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser_page(chromium_path: str) -> Iterator[Page]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        browser.close()
+        assert errors == []
+
+
+def tile(page: Page, team: str, kpi: str):
+    return page.locator(f'.tile[data-team="{team}"][data-kpi="{kpi}"]')
+
+
+def publish(redis, app, *snaps) -> None:
+    assert app.state.broadcaster.subscribed.wait(10)
+    redis.publish(keys.KPI_LIVE, msgspec.json.encode(list(snaps)))
+
+
+def test_tiles_show_live_values_and_flip_colour_at_the_target(live_server, redis, browser_page):
+    put_latest(redis, snapshot("billing", service_level=0.97, frt_avg_s=80.0), snapshot("*", volume=123.0))
+    server = live_server()
+    app = server.server.config.app
+    page = browser_page
+    with server:
+        page.goto(f"{server.url}/?lang=en")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+        sl = tile(page, "billing", "service_level")
+        expect(sl.locator(".value")).to_have_text("97.0%")
+        expect(sl).to_have_class("tile ok")
+        expect(tile(page, "*", "volume").locator(".value")).to_have_text("123")
+        expect(page.locator(".team.overall .team-name")).to_have_text("All teams")
+
+        # below the 95 % target: red
+        publish(redis, app, snapshot("billing", service_level=0.90, frt_avg_s=80.0))
+        expect(sl.locator(".value")).to_have_text("90.0%")
+        expect(sl).to_have_class("tile bad")
+        expect(sl).to_have_css("background-color", "rgb(74, 15, 18)")
+        # first response: 100 s meets the 120 s target with little room (amber), 130 s misses it (red)
+        frt = tile(page, "billing", "frt_avg_s")
+        expect(frt).to_have_class("tile ok")
+        publish(redis, app, snapshot("billing", frt_avg_s=100.0))
+        expect(frt).to_have_class("tile warn")
+        publish(redis, app, snapshot("billing", frt_avg_s=130.0))
+        expect(frt).to_have_class("tile bad")
+        expect(frt.locator(".value")).to_have_text("2:10")
+        # back above target: green again; other windows and finer dimensions are ignored
+        publish(redis, app, snapshot("billing", service_level=0.99), snapshot("billing", window="5m", service_level=0.1),
+                snapshot("billing", channel="chat", service_level=0.2))
+        expect(sl.locator(".value")).to_have_text("99.0%")
+        expect(sl).to_have_class("tile ok")
+        expect(page.locator("#updated")).not_to_have_text("—")
+        page.goto("about:blank")  # close the live stream before the server stops
+
+
+def test_chinese_labels_by_default_for_zh(live_server, redis, browser_page):
+    put_latest(redis, snapshot("tech", timeout_rate=0.08))
+    server = live_server()
+    with server:
+        browser_page.goto(f"{server.url}/?lang=zh")
+        expect(browser_page.locator("#title")).to_have_text("服务质量实时看板")
+        t = tile(browser_page, "tech", "timeout_rate")
+        expect(t.locator(".label")).to_have_text("超时率")
+        expect(t).to_have_class("tile bad", timeout=15_000)
+        expect(browser_page.locator('.team[data-team="tech"] .team-name')).to_have_text("技术支持")
+        browser_page.goto("about:blank")
+
+
+def test_a_private_wallboard_reads_with_the_key_in_the_fragment(live_server, redis, browser_page):
+    put_latest(redis, snapshot("vip", csat=0.95))
+    server = live_server(keys=True, public_wallboard=False)
+    app = server.server.config.app
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en")
+        expect(browser_page.locator("#message")).to_contain_text("API key", timeout=15_000)
+        browser_page.goto(f"{server.url}/?lang=en#key={KEYS['viewer']}")
+        expect(browser_page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+        assert KEYS["viewer"] not in browser_page.url  # the key leaves the address bar
+        expect(tile(browser_page, "vip", "csat")).to_have_class("tile ok")
+        publish(redis, app, snapshot("vip", csat=0.80))
+        expect(tile(browser_page, "vip", "csat")).to_have_class("tile bad")
+        browser_page.goto("about:blank")
+
+
+def test_screenshot(live_server, redis, browser_page, tmp_path):
+    put_latest(redis, *(snapshot(t, service_level=0.9 + i * 0.03) for i, t in enumerate(["*", "billing", "tech"])))
+    server = live_server()
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en")
+        expect(tile(browser_page, "tech", "service_level")).to_have_class("tile ok", timeout=15_000)
+        png = browser_page.screenshot(path=str(tmp_path / "wallboard.png"), full_page=True)
+        browser_page.goto("about:blank")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
