@@ -23,6 +23,7 @@ from sqm.config import Settings
 from sqm.models import Anomaly, KpiSnapshot
 from streams import partition as P
 from streams import rollup as R
+from streams.influx import InfluxSink
 from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
 from streams.source import RedisStreamSource
 
@@ -122,6 +123,8 @@ def build_flow(
     minutes = op.stateful_batch("rollup", to_rollup, lambda r: RollupLogic(parts, s.max_series, window, r))  # ("all", Minute)
     closed = op.map("closed", minutes, lambda kv: kv[1])  # Minute
     op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours))
+    if settings.influx.enabled:
+        op.output("influx", closed, InfluxSink(settings.influx, redis_url))
     finals = op.flat_map("detector_inputs", closed, _detector_inputs(window))  # (KpiSnapshot, children)
     by_series = op.key_on("by_series", finals, lambda item: item[0].series)  # (series, (KpiSnapshot, children))
     found = op.stateful_map("detect", by_series, _detect(monitor_factory))  # (series, [Anomaly])
