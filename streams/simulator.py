@@ -38,29 +38,39 @@ window's KPI estimates them directly:
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
-import random
 import re
-import sys
-import time as _time
 import zlib
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, tzinfo
-from itertools import islice
-from pathlib import Path
-from typing import IO, Any
+from datetime import date, datetime, timezone, tzinfo
 
-import msgspec
+import numpy as np
 
-from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
-from sqm.eventlog import append_events
 from sqm.models import ServiceEvent
+from streams.sim_core import (
+    ABANDONED,
+    C_OPEN_GENERAL,
+    C_OPEN_MAJOR,
+    C_RESPONDED,
+    COLS,
+    CREATED,
+    CSAT,
+    EVENT_DTYPE,
+    FR_AGENT,
+    FR_BOT,
+    GAMMA,
+    NPS,
+    RESOLVED_FC,
+    RESOLVED_NOT,
+    TIERS,
+    TRANSFERRED,
+    TYPES,
+    contact_events,
+)
 from streams.sim_incidents import INCIDENT_KPIS, Incident, IncidentError
+from streams.sim_io import paced, write_ndjson, write_stream
 
 __all__ = [
     "DEFAULT_VOLUMES",
@@ -141,14 +151,7 @@ HOLIDAY_FACTOR = 0.45
 
 _NAME = re.compile(r"^[^\s:*|,=]{1,64}$")
 _LATE_ABANDON = 3.0  # late contacts abandon this many times as often as the average
-_GAMMA = 1.6  # on-time agent wait = target * u**_GAMMA (median ~0.33 target)
-_LATE_TAIL = 0.6  # late wait = target * (1 + frt * Exp(mean _LATE_TAIL))
-_CHUNK_S = 900.0  # arrivals are generated 15 minutes at a time
-_TIERS = ("standard",) * 16 + ("gold",) * 3 + ("platinum",)
-
-# event kinds (position in _TYPES)
-_CREATED, _FR, _ABANDONED, _RESOLVED, _REOPENED, _TRANSFERRED = range(6)
-_CSAT, _NPS, _C_OPENED, _C_RESPONDED, _C_RESOLVED, _F_RECEIVED, _F_CLOSED = range(6, 13)
+_CHUNK_S = 3600.0  # arrivals are generated an hour at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,23 +229,26 @@ class Simulator:
         self._params = {(t, c): self._cell_params(t, c, rates or {}) for t in self.teams for c in self.channels}
         self.incidents: tuple[Incident, ...] = tuple(self._check(i.resolve(start, self.tz)) for i in incidents)
         self._cells = self._build_cells(channel_mix, region_mix)
-        self._complaint_targets = (
-            settings.targets.complaint_response_general_s,
-            settings.targets.complaint_response_major_s,
-        )
-        self._feedback_target = settings.targets.feedback_close_s
-        self._rng = random.Random(seed)
-        prefix = id_prefix or f"{zlib.crc32(f'{seed}|{start.isoformat()}'.encode()):08x}"
-        self._prefix = prefix
+        self._np_rng = np.random.default_rng(seed)
+        self._prefix = id_prefix or f"{zlib.crc32(f'{seed}|{start.isoformat()}'.encode()):08x}"
         self._agents = {t: [f"{t}-{k:03d}" for k in range(1, max(3, int(self.volumes[t] / 12)) + 1)] for t in self.teams}
+        self._others = {t: [o for o in self.teams if o != t] or [t] for t in self.teams}
+        # cells numbered 0.. for the arrays; per cell the names, agents and transfer targets
+        self._cell_list = [cell for team in self.teams for cell in self._cells[team]]
+        self._team_cells = {t: [i for i, c in enumerate(self._cell_list) if c.team == t] for t in self.teams}
+        self._cell_names = [(c.team, c.channel, c.region) for c in self._cell_list]
+        self._cell_agents = [self._agents[c.team] for c in self._cell_list]
+        self._cell_others = [self._others[c.team] for c in self._cell_list]
+        self._rows: dict[tuple[int, tuple[Incident, ...]], int] = {}
+        self._table_rows: list[list[float]] = []
+        self._table = np.zeros((0, len(COLS)))
+        self._row_volume: list[float] = []
+        self._mix_cache: dict[tuple[str, tuple[Incident, ...]], tuple[list[int], list[int], np.ndarray, float]] = {}
         self._t0 = start.timestamp()
         self._gen_until = self._t0  # arrivals generated up to here (epoch s)
-        self._emitted_until = self._t0
-        self._pending: list[tuple[Any, ...]] = []
-        self._seq = 0
+        self._emitted_until = self._t0  # events before this were yielded
+        self._pending = np.empty(0, EVENT_DTYPE)  # events generated, not yet yielded, sorted
         self._contacts = 0
-        self._eff_cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self._others = {t: [o for o in self.teams if o != t] or [t] for t in self.teams}
 
     # --- configuration ------------------------------------------------------------------
     def _cell_params(self, team: str, channel: str, rates: Mapping[str, Mapping[str, float]]) -> Params:
@@ -359,48 +365,51 @@ class Simulator:
         """Yield the events with ``ts < until`` (forever if None), in timestamp order.
 
         Deterministic for a seed. A later call continues where this one stopped
-        (events of a half-consumed call are not repeated).
+        (the events of a half-consumed call are not repeated).
         """
         end = math.inf if until is None else until.timestamp()
-        pending = self._pending
         while self._emitted_until < end:
             if self._gen_until <= self._emitted_until:
                 chunk_end = self._gen_until + _CHUNK_S
-                # many small tuples: the cyclic GC would rescan them all for nothing
-                gc_was_on = gc.isenabled()
-                gc.disable()
-                try:
-                    self._generate(self._gen_until, chunk_end)
-                finally:
-                    if gc_was_on:
-                        gc.enable()
+                new = self._generate(self._gen_until, chunk_end)
                 self._gen_until = chunk_end
-                pending.sort()
+                pending = np.concatenate((self._pending, new))
+                self._pending = pending[np.lexsort((pending["seq"], pending["t"]))]
             stop = min(self._gen_until, end)
-            cut = bisect_left(pending, (stop,))
-            ready = pending[:cut]
-            del pending[:cut]
+            cut = int(np.searchsorted(self._pending["t"], stop, side="left"))
+            ready = self._pending[:cut]
+            self._pending = self._pending[cut:]
             self._emitted_until = stop
             yield from self._materialise(ready)
 
-    def _effective(self, cell: _Cell, active: tuple[Incident, ...]) -> tuple[Any, ...]:
-        """Per-contact constants of a cell under the incidents active (cached)."""
-        mine = tuple(i for i in active if i.matches(cell.team, cell.channel, cell.region))
-        key = (cell.team, cell.channel, cell.region, mine)
-        hit = self._eff_cache.get(key)
-        if hit is not None:
-            return hit
-        p = self._apply(cell.base, mine)
-        p0 = cell.base.timeout_rate
-        a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
-        a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
-        f1 = min(1.0, p.fcr_rate * (1 + p.reopen_rate))
-        tr = min(p.transfer_rate, 1 - f1)
-        handle_sigma = 0.6
-        handle_mu = math.log(max(p.handle_s, 1.0)) - handle_sigma**2 / 2
-        out = (p, a_late, a_on, f1, tr, handle_mu, handle_sigma)
-        self._eff_cache[key] = out
-        return out
+    def _row(self, cell: int, active: tuple[Incident, ...]) -> int:
+        """The parameter-table row of a cell under the incidents active (added on first use)."""
+        info = self._cell_list[cell]
+        mine = tuple(i for i in active if i.matches(info.team, info.channel, info.region))
+        key = (cell, mine)
+        row = self._rows.get(key)
+        if row is None:
+            p = self._apply(info.base, mine)
+            p0 = info.base.timeout_rate
+            a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
+            a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
+            f1 = min(1.0, p.fcr_rate * (1 + p.reopen_rate))
+            sigma = 0.6
+            values = {
+                "a_late": a_late, "a_on": a_on, "f1": f1, "tr": min(p.transfer_rate, 1 - f1),
+                "h_mu": math.log(max(p.handle_s, 1.0)) - sigma**2 / 2, "h_sigma": sigma,
+                "target": info.target, "n_agents": len(self._agents[info.team]),
+                "n_others": len(self._others[info.team]), "vip": float(info.team == "vip"),
+                "complaint_general_s": self.settings.targets.complaint_response_general_s,
+                "complaint_major_s": self.settings.targets.complaint_response_major_s,
+                "feedback_close_s": self.settings.targets.feedback_close_s,
+            }
+            vector = [values[name] if name in values else float(getattr(p, name)) for name in COLS]
+            row = self._rows[key] = len(self._table_rows)
+            self._table_rows.append(vector)
+            self._table = np.array(self._table_rows, dtype=np.float64)
+            self._row_volume.append(p.volume)
+        return row
 
     def _steps(self, t_from: float, t_to: float) -> Iterator[tuple[float, float, tuple[Incident, ...]]]:
         """Steps of at most a minute, split at incident boundaries: (start, end, incidents active)."""
@@ -416,209 +425,107 @@ class Simulator:
             yield t, nxt, active
             t = nxt
 
-    def _generate(self, t_from: float, t_to: float) -> None:
-        """Create the contacts arriving in [t_from, t_to) and queue all their events."""
-        rng = self._rng
-        rnd = rng.random
-        gauss = rng.gauss
-        log = math.log
-        exp = math.exp
-        push = self._pending.append
-        cg, cm = self._complaint_targets
-        fb_target = self._feedback_target
-        durations = self.durations
-        prefix = self._prefix
+    def _team_mix(self, team: str, active: tuple[Incident, ...]) -> tuple[list[int], list[int], np.ndarray, float]:
+        """A team's cells, their table rows, cumulative arrival shares and total weight (cached)."""
+        key = (team, active)
+        hit = self._mix_cache.get(key)
+        if hit is None:
+            cells = self._team_cells[team]
+            rows = [self._row(cell, active) for cell in cells]
+            w = np.array([self._cell_list[c].weight * self._row_volume[r] for c, r in zip(cells, rows, strict=True)])
+            total = float(w.sum())
+            hit = self._mix_cache[key] = (cells, rows, np.cumsum(w) / total if total > 0 else w, total)
+        return hit
+
+    def _generate(self, t_from: float, t_to: float) -> np.ndarray:
+        """The events of the contacts arriving in [t_from, t_to), unsorted."""
+        rng = self._np_rng
+        starts, durs, lam, cells, rows, cums = [], [], [], [], [], []
         for step, step_end, active in self._steps(t_from, t_to):
             rhythm = self.rhythm((step + step_end) / 2)
             for team in self.teams:
-                cells = self._cells[team]
-                effs = [self._effective(cell, active) for cell in cells]
-                weights = [cell.weight * eff[0].volume for cell, eff in zip(cells, effs, strict=True)]
-                total_w = sum(weights)
-                rate = self.volumes[team] / 3600.0 * rhythm * total_w
-                if rate <= 0:
-                    continue
-                mean_gap = 1.0 / rate
-                cum: list[float] = []
-                acc = 0.0
-                for w in weights:
-                    acc += w / total_w
-                    cum.append(acc)
-                last = len(cells) - 1
-                agents = self._agents[team]
-                n_agents = len(agents)
-                others = self._others[team]
-                t = step
-                while True:
-                    t -= log(1.0 - rnd()) * mean_gap
-                    if t >= step_end:
-                        break
-                    k = bisect_right(cum, rnd())
-                    if k > last:
-                        k = last
-                    cell = cells[k]
-                    p, a_late, a_on, f1, tr, h_mu, h_sigma = effs[k]
-                    self._contacts += 1
-                    cid = f"{prefix}-{self._contacts}"
-                    tier = "vip" if team == "vip" else _TIERS[int(rnd() * 20)]
-                    c = (cid, team, cell.channel, cell.region, tier)
-                    seq = self._seq
-                    push((t, seq, _CREATED, c, 0, None, None))
-                    n = 1
-                    target = cell.target
-                    # --- wait: late or not, abandoned or answered
-                    late = rnd() < p.timeout_rate
-                    if late:
-                        if rnd() < a_late:
-                            wait = target * (1.0 - log(1.0 - rnd()) * 0.4)
-                            end_t = t + wait
-                            push((end_t, seq + n, _ABANDONED, c, n, wait if durations else None, None))
-                            n += 1
-                            answered = False
-                        else:
-                            wait = target * (1.0 + p.frt * _LATE_TAIL * -log(1.0 - rnd()))
-                            answered = True
-                            by_bot = False
-                    elif rnd() < a_on:
-                        wait = target * (0.02 + 0.977 * rnd())
-                        end_t = t + wait
-                        push((end_t, seq + n, _ABANDONED, c, n, wait if durations else None, None))
-                        n += 1
-                        answered = False
-                    else:
-                        answered = True
-                        if rnd() < p.bot_share:
-                            by_bot = True
-                            wait = 1.0 + 5.0 * rnd()
-                        else:
-                            by_bot = False
-                            wait = max(1.0, p.frt * target * rnd() ** _GAMMA)
-                    if answered:
-                        fr_t = t + wait
-                        agent = None if by_bot else agents[int(rnd() * n_agents)]
-                        push((fr_t, seq + n, _FR, c, n, wait if durations else None, agent))
-                        n += 1
-                        end_t = fr_t
-                        if rnd() < p.resolve_rate:
-                            if agent is None:
-                                agent = agents[int(rnd() * n_agents)]
-                            handle = exp(gauss(h_mu, h_sigma))
-                            u = rnd()
-                            if u < f1:
-                                end_t = fr_t + handle
-                                push((end_t, seq + n, _RESOLVED, c, n, True, (handle, agent)))
-                                n += 1
-                            elif u < f1 + tr:
-                                tr_t = fr_t + handle * 0.4
-                                push((tr_t, seq + n, _TRANSFERRED, c, n, others[int(rnd() * len(others))], agent))
-                                n += 1
-                                end_t = tr_t + 30.0 + handle
-                                agent = agents[int(rnd() * n_agents)]
-                                push((end_t, seq + n, _RESOLVED, c, n, False, (handle, agent)))
-                                n += 1
-                            else:
-                                end_t = fr_t + handle + 600.0 - log(1.0 - rnd()) * 7200.0
-                                push((end_t, seq + n, _RESOLVED, c, n, False, (handle, agent)))
-                                n += 1
-                            if rnd() < p.reopen_rate:
-                                end_t += 600.0 - log(1.0 - rnd()) * 14400.0
-                                push((end_t, seq + n, _REOPENED, c, n, None, None))
-                                n += 1
-                                handle2 = exp(gauss(h_mu, h_sigma))
-                                end_t += 120.0 - log(1.0 - rnd()) * 1800.0 + handle2
-                                push((end_t, seq + n, _RESOLVED, c, n, False, (handle2, agent)))
-                                n += 1
-                            # --- surveys on the final resolution
-                            if rnd() < p.survey_rate:
-                                u = rnd()
-                                score = (5 if u < p.csat * 0.62 else 4) if u < p.csat else 1 + int(3 * rnd())
-                                push((end_t + 5.0 - log(1.0 - rnd()) * 600.0, seq + n, _CSAT, c, n, score, None))
-                                n += 1
-                            if rnd() < p.nps_rate:
-                                u = rnd()
-                                if u < p.nps_promoters:
-                                    score = 10 if rnd() < 0.55 else 9
-                                elif u < p.nps_promoters + p.nps_detractors:
-                                    score = min(6, int(7 * rnd() ** 0.5))
-                                else:
-                                    score = 8 if rnd() < 0.55 else 7
-                                push((end_t + 60.0 - log(1.0 - rnd()) * 3600.0, seq + n, _NPS, c, n, score, None))
-                                n += 1
-                    # --- complaints and feedback, after the contact's last step
-                    if rnd() < p.complaint_rate:
-                        major = rnd() < p.major_share
-                        target_r = cm if major else cg
-                        op_t = end_t + 30.0 - log(1.0 - rnd()) * 1800.0
-                        push((op_t, seq + n, _C_OPENED, c, n, "major" if major else "general", None))
-                        n += 1
-                        if rnd() < p.complaint_timely_rate:
-                            resp = max(30.0, target_r * rnd() ** 1.3 * 0.999)
-                        else:
-                            resp = target_r * (1.0 - log(1.0 - rnd()) * 0.5) + 1.0
-                        push((op_t + resp, seq + n, _C_RESPONDED, c, n, resp if durations else None, None))
-                        n += 1
-                        push((op_t + resp + 600.0 - log(1.0 - rnd()) * (7200.0 if major else 21600.0), seq + n,
-                              _C_RESOLVED, c, n, None, None))
-                        n += 1
-                    if rnd() < p.feedback_rate:
-                        fb_t = end_t + 60.0 - log(1.0 - rnd()) * 3600.0
-                        push((fb_t, seq + n, _F_RECEIVED, c, n, None, None))
-                        n += 1
-                        close = fb_target * rnd() * 0.999 if rnd() < p.feedback_timely_rate else fb_target * (1.0 + 0.25 * rnd()) + 1.0
-                        push((fb_t + close, seq + n, _F_CLOSED, c, n, None, None))
-                        n += 1
-                    self._seq = seq + n
+                team_cells, team_rows, cum, total = self._team_mix(team, active)
+                starts.append(step)
+                durs.append(step_end - step)
+                lam.append(self.volumes[team] / 3600.0 * rhythm * total * (step_end - step))
+                cells.append(team_cells)
+                rows.append(team_rows)
+                cums.append(cum)
+        counts = rng.poisson(np.array(lam))
+        k = int(counts.sum())
+        if k == 0:
+            return np.empty(0, EVENT_DTYPE)
+        group = np.repeat(np.arange(len(lam)), counts)
+        draws = rng.random((2, k))
+        t = np.array(starts)[group] + np.array(durs)[group] * draws[0]
+        # pick each contact's cell by its group's cumulative shares, all groups at once
+        width = len(cums[0])
+        offset_cum = (np.array(cums) + np.arange(len(cums))[:, None]).ravel()
+        local = np.searchsorted(offset_cum, draws[1] + group, side="right") - group * width
+        local = np.clip(local, 0, width - 1)
+        cell = np.array(cells)[group, local]
+        row = np.array(rows)[group, local]
+        out = contact_events(rng, t, self._contacts + 1, cell, row, self._table)
+        self._contacts += k
+        return out
 
-    def _materialise(self, ready: list[tuple[Any, ...]]) -> Iterator[ServiceEvent]:
+    def _materialise(self, ready: np.ndarray) -> Iterator[ServiceEvent]:
+        """ServiceEvents from rows of ``EVENT_DTYPE`` (in order)."""
+        if len(ready) == 0:
+            return
         tz = self.tz
+        first, last = float(ready["t"][0]), float(ready["t"][-1])
+        off = datetime.fromtimestamp(first, tz).utcoffset()
+        if off is not None and off == datetime.fromtimestamp(last, tz).utcoffset():
+            tz = timezone(off)  # same instants, much faster than a ZoneInfo lookup per event
         fromts = datetime.fromtimestamp
-        SE = ServiceEvent
-        for t, _seq, kind, c, n, a, b in ready:
-            cid, team, channel, region, tier = c
+        se = ServiceEvent
+        prefix = self._prefix
+        cells = self._cell_names
+        agents = self._cell_agents
+        others = self._cell_others
+        tiers = TIERS
+        durations = self.durations
+        cols = (ready[name].tolist() for name in ("t", "seq", "kind", "cell", "tier", "a", "b"))
+        for t, seq, kind, cell, tier, a, b in zip(*cols, strict=True):
+            team, channel, region = cells[cell]
+            cid = f"{prefix}-{seq >> 4}"
+            eid = f"{cid}.{seq & 15}"
             ts = fromts(t, tz)
-            eid = f"{cid}.{n}"
-            if kind == _CREATED:
-                yield SE(event_id=eid, type="contact.created", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier)
-            elif kind == _FR:
-                if b is None:
-                    yield SE(event_id=eid, type="contact.first_response", ts=ts, contact_id=cid, team=team,
-                             channel=channel, region=region, customer_tier=tier, by="bot", wait_s=a)
-                else:
-                    yield SE(event_id=eid, type="contact.first_response", ts=ts, contact_id=cid, team=team,
-                             channel=channel, region=region, customer_tier=tier, by="agent", agent_id=b, wait_s=a)
-            elif kind == _RESOLVED:
-                yield SE(event_id=eid, type="contact.resolved", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, first_contact=a, handle_s=round(b[0], 1), agent_id=b[1])
-            elif kind == _CSAT:
-                yield SE(event_id=eid, type="survey.csat", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, score=a)
-            elif kind == _ABANDONED:
-                yield SE(event_id=eid, type="contact.abandoned", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, wait_s=a)
-            elif kind == _NPS:
-                yield SE(event_id=eid, type="survey.nps", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, score=a)
-            elif kind == _TRANSFERRED:
-                yield SE(event_id=eid, type="contact.transferred", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, to_team=a, agent_id=b)
-            elif kind == _REOPENED:
-                yield SE(event_id=eid, type="contact.reopened", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier)
-            elif kind == _C_OPENED:
-                yield SE(event_id=eid, type="complaint.opened", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, severity=a)
-            elif kind == _C_RESPONDED:
-                yield SE(event_id=eid, type="complaint.responded", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier, response_s=a)
+            if kind == CREATED:
+                yield se(event_id=eid, type="contact.created", ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier])
+            elif kind == FR_AGENT:
+                yield se(event_id=eid, type="contact.first_response", ts=ts, contact_id=cid, team=team,
+                         channel=channel, region=region, customer_tier=tiers[tier], by="agent", agent_id=agents[cell][b],
+                         wait_s=round(a, 3) if durations else None)
+            elif kind in (RESOLVED_FC, RESOLVED_NOT):
+                yield se(event_id=eid, type="contact.resolved", ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier], first_contact=kind == RESOLVED_FC,
+                         handle_s=round(a, 1), agent_id=agents[cell][b])
+            elif kind in (CSAT, NPS):
+                yield se(event_id=eid, type=TYPES[kind], ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier], score=int(a))
+            elif kind == FR_BOT:
+                yield se(event_id=eid, type="contact.first_response", ts=ts, contact_id=cid, team=team,
+                         channel=channel, region=region, customer_tier=tiers[tier], by="bot",
+                         wait_s=round(a, 3) if durations else None)
+            elif kind == ABANDONED:
+                yield se(event_id=eid, type="contact.abandoned", ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier], wait_s=round(a, 3) if durations else None)
+            elif kind == TRANSFERRED:
+                yield se(event_id=eid, type="contact.transferred", ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier], to_team=others[cell][int(a)],
+                         agent_id=agents[cell][b] if b >= 0 else None)
+            elif kind in (C_OPEN_GENERAL, C_OPEN_MAJOR):
+                yield se(event_id=eid, type="complaint.opened", ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier], severity="major" if kind == C_OPEN_MAJOR else "general")
+            elif kind == C_RESPONDED:
+                yield se(event_id=eid, type="complaint.responded", ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier], response_s=round(a, 3) if durations else None)
             else:
-                yield SE(event_id=eid, type=_TYPES[kind], ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tier)
-
-
-_TYPES = ("contact.created", "contact.first_response", "contact.abandoned", "contact.resolved", "contact.reopened",
-          "contact.transferred", "survey.csat", "survey.nps", "complaint.opened", "complaint.responded",
-          "complaint.resolved", "feedback.received", "feedback.closed")
+                yield se(event_id=eid, type=TYPES[kind], ts=ts, contact_id=cid, team=team, channel=channel,
+                         region=region, customer_tier=tiers[tier])
 
 
 def _derived(kpi: str, p: Params, base: Params) -> float:
@@ -627,7 +534,7 @@ def _derived(kpi: str, p: Params, base: Params) -> float:
     a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
     a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
     if kpi == "timeout_rate":
-        slow = max(0.0, 1 - p.frt ** (-1 / _GAMMA)) if p.frt > 1 else 0.0
+        slow = max(0.0, 1 - p.frt ** (-1 / GAMMA)) if p.frt > 1 else 0.0
         return p.timeout_rate + (1 - p.timeout_rate) * (1 - a_on) * (1 - p.bot_share) * slow
     if kpi == "abandon_rate":
         return p.timeout_rate * a_late + (1 - p.timeout_rate) * a_on
@@ -642,120 +549,3 @@ def _derived(kpi: str, p: Params, base: Params) -> float:
     raise ValueError(msg)
 
 
-# --- pacing and writers -------------------------------------------------------------------
-
-
-def paced(
-    events: Iterable[ServiceEvent],
-    *,
-    speed: float,
-    clock: Clock | None = None,
-    sleep: Callable[[float], None] = _time.sleep,
-    max_batch: int = 1000,
-    tick_s: float = 0.05,
-    origin: datetime | None = None,
-) -> Iterator[list[ServiceEvent]]:
-    """Release events in batches as wall time advances: ``speed`` simulated seconds per wall second.
-
-    ``speed=60`` plays an hour a minute; ``speed=math.inf`` yields batches of
-    ``max_batch`` as fast as they are made. Simulated time ``origin`` (default:
-    the first event's ts) maps to the wall time of the first event. A batch holds
-    the events due by now; the generator sleeps (``sleep``, at least ``tick_s``)
-    until the next is due. ``clock``/``sleep`` are seams for tests.
-    """
-    if speed <= 0:
-        msg = f"speed must be > 0, got {speed}"
-        raise ValueError(msg)
-    batch: list[ServiceEvent] = []
-    if math.isinf(speed):
-        for ev in events:
-            batch.append(ev)
-            if len(batch) >= max_batch:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-        return
-    clk = clock or SystemClock()
-    sim0: float | None = origin.timestamp() if origin is not None else None
-    wall0 = clk.monotonic()
-    for ev in events:
-        t = ev.ts.timestamp()
-        if sim0 is None:
-            sim0 = t
-            wall0 = clk.monotonic()
-        due = wall0 + (t - sim0) / speed
-        now = clk.monotonic()
-        if due > now:
-            if batch:
-                yield batch
-                batch = []
-                now = clk.monotonic()
-            if due > now:
-                sleep(max(due - now, tick_s))
-        batch.append(ev)
-        if len(batch) >= max_batch:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _batches(items: Iterable[ServiceEvent] | Iterable[Sequence[ServiceEvent]], size: int) -> Iterator[Sequence[ServiceEvent]]:
-    """Group single events into lists of ``size``; pass batches (lists) through as they come."""
-    buf: list[ServiceEvent] = []
-    for item in items:
-        if isinstance(item, ServiceEvent):
-            buf.append(item)
-            if len(buf) >= size:
-                yield buf
-                buf = []
-        else:
-            if buf:
-                yield buf
-                buf = []
-            seq = list(item)
-            for i in range(0, len(seq), size):
-                yield seq[i : i + size]
-    if buf:
-        yield buf
-
-
-_ndjson = msgspec.json.Encoder()
-
-
-def write_ndjson(events: Iterable[ServiceEvent] | Iterable[Sequence[ServiceEvent]], path: str | Path | IO[bytes],
-                 *, batch: int = 10_000) -> int:
-    """Write events (or batches from ``paced``) as NDJSON to a path, ``"-"`` (stdout) or a binary file; returns the count.
-
-    Each batch is flushed as it is written, so a paced run can be tailed.
-    """
-    count = 0
-    with contextlib.ExitStack() as stack:
-        if isinstance(path, str | Path):
-            out: IO[bytes] = sys.stdout.buffer if str(path) == "-" else stack.enter_context(Path(path).open("wb"))
-        else:
-            out = path
-        for chunk in _batches(events, batch):
-            out.write(_ndjson.encode_lines(chunk))
-            out.flush()
-            count += len(chunk)
-    return count
-
-
-def write_stream(redis: Any, events: Iterable[ServiceEvent] | Iterable[Sequence[ServiceEvent]], partitions: int,
-                 *, batch: int = 2000) -> int:
-    """Append events (or batches from ``paced``) to the partitioned event streams; returns the count.
-
-    Uses ``sqm.eventlog.append_events``: one pipeline per batch, 100 events per entry.
-    """
-    count = 0
-    for chunk in _batches(events, batch):
-        append_events(redis, chunk, partitions)
-        count += len(chunk)
-    return count
-
-
-def take(events: Iterable[ServiceEvent], n: int) -> list[ServiceEvent]:
-    """The first ``n`` events (a convenience for benches and tests)."""
-    return list(islice(events, n))

@@ -150,8 +150,9 @@ def test_timeout_and_abandon_shares_match_parameters_per_team_and_channel(
     for (team, channel), group in cells.items():
         target = settings.answer_target_s(channel)
         waits = [c.wait() for c in group]
-        assert all(w is not None for w in waits)
-        late = sum(w > target for w in waits if w is not None) / len(group)
+        # no answer yet after more than 6 h: still waiting, so late (an e-mail's long tail)
+        assert sum(w is None for w in waits) < 0.01 * len(group)
+        late = sum(w is None or w > target for w in waits) / len(group)
         abandoned = sum("contact.abandoned" in c.types for c in group) / len(group)
         exp_late = sim.true_value("timeout_rate", at, team=team, channel=channel)
         exp_ab = sim.true_value("abandon_rate", at, team=team, channel=channel)
