@@ -377,11 +377,12 @@ class Engine:
 
     def _ctx(self, reason: str, firing: Sequence[Alert], resolved: Sequence[Alert], receiver: str, now: datetime,
              *, mentions: Sequence[str] = (), escalation: dict[str, str] | None = None) -> dict[str, Any]:
-        lang = self.receivers[receiver].language if receiver in self.receivers else "zh"
-        return {
+        links = {a.fingerprint: ack_url(self.settings, a.fingerprint, now) for a in firing}
+        return {  # views in both languages: a fail-over receiver may read the other one
             "reason": reason,
-            "firing": [alert_view(a, lang, self.names, now, ack_url(self.settings, a.fingerprint, now)) for a in firing],
-            "resolved": [alert_view(a, lang, self.names, now) for a in resolved],
+            "firing": {lang: [alert_view(a, lang, self.names, now, links[a.fingerprint]) for a in firing]
+                       for lang in ("zh", "en")},
+            "resolved": {lang: [alert_view(a, lang, self.names, now) for a in resolved] for lang in ("zh", "en")},
             "mentions": list(mentions),
             "wallboard_url": base_url(self.settings) + self.cfg.wallboard_path,
             "escalation": escalation,

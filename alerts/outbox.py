@@ -107,6 +107,11 @@ def backoff_s(attempt: int, base: float, cap: float) -> float:
     return min(cap, base * 2 ** (attempt - 1))
 
 
+def _views(ctx: dict[str, Any], key: str, lang: str) -> list[dict[str, Any]]:
+    got = ctx.get(key) or []
+    return (got.get(lang) or got.get("en") or []) if isinstance(got, dict) else got
+
+
 def urls_of(receiver: Receiver) -> list[str]:
     return [u.get_secret_value() for u in receiver.urls] or ([""] if receiver.name == "console" else [])
 
@@ -237,18 +242,15 @@ class Outbox:
         head = batch[0]
         rec = self.receivers[head.receiver]
         lang = rec.language
-        if len(batch) == 1:
-            ctx = head.ctx
-        else:
-            ctx = dict(head.ctx)
-            ctx["firing"] = [v for n in batch for v in n.ctx.get("firing", [])]
-            ctx["resolved"] = [v for n in batch for v in n.ctx.get("resolved", [])]
-            ctx["mentions"] = sorted({m for n in batch for m in n.ctx.get("mentions", [])})
-            ctx["reason"] = "first" if ctx["firing"] else "resolved"
-        msg = render(t.render_as, lang, ctx.get("reason", head.reason), ctx.get("firing", []), ctx.get("resolved", []),
-                     mentions=ctx.get("mentions", []), wallboard_url=ctx.get("wallboard_url", ""),
-                     escalation=ctx.get("escalation"))
-        result = self.sender.send(t, msg.title, msg.body, msg.format, ctx.get("mentions", []))
+        firing = [v for n in batch for v in _views(n.ctx, "firing", lang)]
+        resolved = [v for n in batch for v in _views(n.ctx, "resolved", lang)]
+        mentions = list(dict.fromkeys(m for n in batch for m in n.ctx.get("mentions", [])))
+        reason = head.ctx.get("reason", head.reason)
+        if len(batch) > 1:
+            reason = "first" if firing else "resolved"
+        msg = render(t.render_as, lang, reason, firing, resolved, mentions=mentions,
+                     wallboard_url=head.ctx.get("wallboard_url", ""), escalation=head.ctx.get("escalation"))
+        result = self.sender.send(t, msg.title, msg.body, msg.format, mentions)
         self._record(t, head, batch[1:], result, now)
 
     def _record(self, t: Target, head: Notification, folded: list[Notification], result: Delivery,
