@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.live import Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
-from api.routes import config, events, health, kpis, live, wallboard
+from api.routes import acklink, alerts, config, events, health, kpis, live, wallboard
 from api.security import KeyRing
 from sqm import keys
 from sqm.clock import Clock, SystemClock
@@ -71,8 +71,9 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     app.state.broadcaster = broadcaster
 
     app.add_middleware(ObservingMiddleware, metrics=metrics)
-    for module in (health, events, kpis, config, live, wallboard):
-        app.include_router(module.router)
+    for router in (health.router, events.router, kpis.router, config.router, live.router, alerts.router,
+                   alerts.silences, alerts.deliveries, acklink.make_router(settings), wallboard.router):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=wallboard.WALLBOARD_DIR), name="static")
 
     def openapi() -> dict[str, Any]:

@@ -114,5 +114,5 @@ class ObservingMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = getattr(route, "path", None) or ("/static" if path.startswith("/static/") else "<unmatched>")
             self.metrics.requests.labels(scope["method"], template, str(status_code)).inc()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -93,3 +93,107 @@ class Health(_Out):
 class Ready(_Out):
     status: Literal["ready", "unavailable"]
     redis: str
+
+
+# --- alerts ------------------------------------------------------------------------
+class AlertOut(BaseModel):
+    """An alert as the alert engine keeps it (fields the engine adds later pass through)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    fingerprint: str
+    state: Literal["pending", "firing", "acknowledged", "resolved"]
+    labels: dict[str, str]
+    anomaly: dict[str, Any]
+    started_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WallboardAlert(_Out):
+    """What the floor sees of an open alert: no names, comments or timeline."""
+
+    fingerprint: str
+    state: str
+    severity: str
+    kpi: str
+    window: str
+    team: str
+    channel: str
+    region: str
+    value: float
+    expected: float | None
+    direction: str
+    started_at: datetime
+    reason_en: str
+    reason_zh: str
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=500)
+    timeout_s: float | None = Field(None, gt=0, le=7 * 86400, description="the acknowledgement lapses after this")
+
+
+class SilenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    matchers: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=20, description='label matchers, e.g. `team="billing"`, `kpi=~"frt_.*"`'
+    )
+    starts_at: AwareDatetime | None = Field(None, description="default: now")
+    ends_at: AwareDatetime | None = Field(None, description="give this or duration_s")
+    duration_s: float | None = Field(None, gt=0, le=30 * 86400)
+    comment: str = Field("", max_length=500)
+    expire_when_resolved: bool = False
+
+
+class SilenceOut(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: str
+    matchers: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str = ""
+    expire_when_resolved: bool = False
+    created_at: datetime
+    expired_at: datetime | None = None
+
+
+class RouteTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    labels: dict[str, str] = Field(description="e.g. {team: billing, kpi: timeout_rate, severity: critical}")
+
+
+class RouteMatchOut(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    receiver: str
+    route: Any = None
+    group_by: list[str] = Field(default_factory=list)
+    group_key: Any = None
+
+
+class ReceiverOut(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+    channels: list[str] = Field(description="masked: tokens never leave the process")
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: str
+    kind: str
+    receiver: str
+    channel: str
+    status: str
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
