@@ -470,15 +470,24 @@ class Simulator:
         return out
 
     def _materialise(self, ready: np.ndarray) -> Iterator[ServiceEvent]:
-        """ServiceEvents from rows of ``EVENT_DTYPE`` (in order)."""
+        """ServiceEvents from rows of ``EVENT_DTYPE`` (in order), a slice at a time."""
+        for i in range(0, len(ready), 8192):
+            yield from self._materialise_slice(ready[i : i + 8192])
+
+    def _timestamps(self, t: np.ndarray) -> list[datetime]:
+        """Aware datetimes in the center's zone, to the microsecond (as ``fromtimestamp`` would give)."""
+        first, last = float(t[0]), float(t[-1])
+        off = datetime.fromtimestamp(first, self.tz).utcoffset()
+        if off is None or off != datetime.fromtimestamp(last, self.tz).utcoffset():
+            return [datetime.fromtimestamp(x, self.tz) for x in t.tolist()]  # a DST change inside: exact, slower
+        origin = math.floor(first)
+        base = datetime.fromtimestamp(origin, timezone(off))
+        deltas = np.round((t - origin) * 1e6).astype(np.int64).astype("timedelta64[us]").tolist()
+        return [base + d for d in deltas]
+
+    def _materialise_slice(self, ready: np.ndarray) -> Iterator[ServiceEvent]:
         if len(ready) == 0:
             return
-        tz = self.tz
-        first, last = float(ready["t"][0]), float(ready["t"][-1])
-        off = datetime.fromtimestamp(first, tz).utcoffset()
-        if off is not None and off == datetime.fromtimestamp(last, tz).utcoffset():
-            tz = timezone(off)  # same instants, much faster than a ZoneInfo lookup per event
-        fromts = datetime.fromtimestamp
         se = ServiceEvent
         prefix = self._prefix
         cells = self._cell_names
@@ -486,12 +495,11 @@ class Simulator:
         others = self._cell_others
         tiers = TIERS
         durations = self.durations
-        cols = (ready[name].tolist() for name in ("t", "seq", "kind", "cell", "tier", "a", "b"))
-        for t, seq, kind, cell, tier, a, b in zip(*cols, strict=True):
+        cols = [ready[name].tolist() for name in ("seq", "kind", "cell", "tier", "a", "b")]
+        for ts, seq, kind, cell, tier, a, b in zip(self._timestamps(ready["t"]), *cols, strict=True):
             team, channel, region = cells[cell]
             cid = f"{prefix}-{seq >> 4}"
             eid = f"{cid}.{seq & 15}"
-            ts = fromts(t, tz)
             if kind == CREATED:
                 yield se(event_id=eid, type="contact.created", ts=ts, contact_id=cid, team=team, channel=channel,
                          region=region, customer_tier=tiers[tier])

@@ -455,3 +455,16 @@ def test_write_stream_appends_to_partitions(settings: Settings, redis) -> None:
     for team in ("billing", "vip"):
         mine = [e for e in back if e.team == team]
         assert mine == [e for e in events if e.team == team]
+
+
+def test_timestamps_carry_the_local_offset_across_a_dst_change(settings: Settings) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=berlin)  # clocks go 02:00 → 03:00 (+01:00 → +02:00) mid-chunk
+    events = list(Simulator(settings, seed=6, start=start, volumes={"billing": 3000.0}).events(start + timedelta(hours=5)))
+    offsets = Counter(e.ts.utcoffset() for e in events)
+    assert set(offsets) == {timedelta(hours=1), timedelta(hours=2)}
+    for e in events:
+        assert e.ts.utcoffset() == e.ts.astimezone(berlin).utcoffset()
+    instants = [e.ts.timestamp() for e in events]
+    assert instants == sorted(instants)
+    assert encode(events[0]).count(b'"ts":"2026-03-29T00:') == 1
