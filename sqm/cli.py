@@ -283,7 +283,7 @@ def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 
 def demo(
     config: ConfigOpt = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second once live (60 = an hour a minute).")] = 60.0,
-    history: Annotated[str, typer.Option(help="Simulated history loaded at full speed before going live.")] = "2h",
+    history: Annotated[str, typer.Option(help="Simulated history (up to 09:00 site time) loaded at full speed first.")] = "3h",
     incident: Annotated[
         list[str] | None, typer.Option(help=f'Incident(s) to inject; "at=+20m" is relative to going live. Default: "{DEMO_INCIDENT}".')
     ] = None,
@@ -298,13 +298,17 @@ def demo(
     History is simulated at full speed first (so the detectors have a baseline), then the simulator goes live at
     --speed and injects the incident: watch the wallboard turn red and the alert arrive. Ctrl-C stops everything.
     """
+    from zoneinfo import ZoneInfo
+
     from sqm.store import connect, embedded_redis
     from streams.simulator import Incident, Simulator, paced, write_stream
 
     base = _settings(config)
     state = base.state_dir / "demo"
     shutil.rmtree(state, ignore_errors=True)
-    live_at = datetime.now(UTC).replace(second=0, microsecond=0)
+    # The simulated day is the site's: history up to 09:00 local time today, then live.
+    site = ZoneInfo(base.alerts.timezone)
+    live_at = datetime.now(site).replace(hour=9, minute=0, second=0, microsecond=0)
     begin = live_at - _parse_duration(history)
     try:
         incidents = [Incident.parse(_relative_to(text, live_at), day=live_at.date()) for text in incident or [DEMO_INCIDENT]]
@@ -335,7 +339,7 @@ def demo(
             events = sim.events(live_at + timedelta(days=30))
             with console.status(f"loading {history} of history at full speed…"):
                 backlog = write_stream(redis, _until(events, live_at, stop), base.streams.partitions)
-            console.print(f"history loaded: {backlog:,} events; going live at ×{speed:g}")
+            console.print(f"history loaded: {backlog:,} events up to {live_at:%H:%M} site time; going live at ×{speed:g}")
             deadline = math.inf if run_for is None else time.monotonic() + run_for
             sent = 0
             for batch in paced(events, speed=speed):
