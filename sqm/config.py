@@ -105,15 +105,15 @@ class DetectorSettings(_Section):
     direction: dict[str, Literal["up", "down", "both"]] = Field(
         default_factory=dict, description="which way is bad, per KPI (default: from the KPI table)"
     )
-    z_min: float = Field(3.0, gt=0, description="a swing must also exceed this many sd of sampling noise")
+    z_min: float = Field(3.5, gt=0, description="a swing must also exceed this many sd of sampling noise")
     overdispersion: float = Field(1.0, ge=1.0, description="multiplier of the sampling variance")
-    baseline_windows: int = Field(30, ge=2, description="windows in the rolling baseline")
+    baseline_windows: int = Field(120, ge=2, description="windows in the rolling baseline")
     warmup_windows: int = Field(15, ge=1, description="baseline windows needed before alerting ('learning')")
     persistence: int = Field(3, ge=1, description="breaching windows (k of persistence_of) before an anomaly fires")
     persistence_of: int | None = Field(None, ge=1, description="m of the k-of-m rule (default: k in a row)")
     clear_windows: int | None = Field(None, ge=1, description="calm windows in a row that resolve (default: persistence)")
     clear_ratio: float = Field(0.5, gt=0, lt=1, description="hysteresis: calm below this fraction of the firing level")
-    critical_factor: float = Field(2.0, gt=1, description="critical when the change is surely above this x swing")
+    critical_factor: float = Field(2.5, gt=1, description="critical when the change is surely above this x swing")
     adapt_after_minutes: float = Field(240.0, gt=0, description="a lasting level shift becomes the new baseline after this")
     top_contributors: int = Field(3, ge=0, description="child series attached to an aggregate's anomaly")
     window: Literal["1m", "5m", "1h", "60m"] = "60m"

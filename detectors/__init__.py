@@ -1,0 +1,22 @@
+"""Online anomaly detection for sqm's KPI series (docs/detectors.md).
+
+Pure: imports only the ``sqm`` core and River, does no I/O. The dataflow calls
+:func:`build_monitor` once per series and ``monitor.update(snapshot, children)``
+for each final snapshot of that series.
+"""
+
+from detectors.base import Detector, Evidence, observation
+from detectors.decision import IncidentRule
+from detectors.monitor import KpiMonitor, KpiRule, build_monitor
+from detectors.swing import SwingDetector
+
+__all__ = [
+    "Detector",
+    "Evidence",
+    "IncidentRule",
+    "KpiMonitor",
+    "KpiRule",
+    "SwingDetector",
+    "build_monitor",
+    "observation",
+]

@@ -1,0 +1,310 @@
+"""The per-series monitor the dataflow runs: snapshots in, anomalies out.
+
+One :class:`KpiMonitor` holds everything sqm knows about ONE series (one window x
+team x channel x region, all its KPIs): a detector and an incident rule per
+watched KPI, and light baselines of the child series for the drill-down. The
+dataflow keeps it as bytewax state (it pickles small) and feeds it that series'
+final snapshots in window order::
+
+    monitor = build_monitor(settings)
+    anomalies = monitor.update(snapshot, children=child_snapshots)
+
+Per KPI and window: score first (vs the baseline, which never contains the
+current incident), then decide (persistence, hysteresis, warm-up), then learn
+unless the window is suspect. An incident yields one ``firing`` Anomaly, a new
+``firing`` one only if its severity rises, and one ``resolved`` at the end, all
+with the same ``incident_start``. A level shift that lasts ``adapt_after_minutes``
+is learned as the new normal: the incident then resolves instead of firing forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from detectors.base import Evidence, observation
+from detectors.decision import IncidentRule, Phase
+from detectors.drilldown import Child, child_dimension, rank
+from detectors.noise import cv_of, kind_of
+from detectors.reasons import firing_reason, resolved_reason
+from detectors.swing import SwingDetector
+from sqm.config import Settings
+from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
+
+DETECTOR = "swing"
+MAX_CHILDREN = 64
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRule:
+    """How one KPI is watched (built from ``settings.detectors``)."""
+
+    kpi: str
+    swing: float
+    direction: Literal["up", "down", "both"]
+    min_n: int
+    kind: str
+    cv: float
+
+
+@dataclass(slots=True)
+class _Track:
+    rule: KpiRule
+    detector: SwingDetector
+    incident: IncidentRule
+    children: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    last: Evidence | None = None
+    last_value: float | None = None
+    peak: float | None = None
+
+
+class KpiMonitor:
+    """All detectors of one series; ``update(snapshot, children)`` returns its anomalies."""
+
+    def __init__(
+        self,
+        rules: Sequence[KpiRule],
+        *,
+        z_min: float = 3.5,
+        overdispersion: float = 1.0,
+        baseline_windows: int = 120,
+        warmup_windows: int = 15,
+        persistence: int = 3,
+        persistence_of: int | None = None,
+        clear_windows: int | None = None,
+        clear_ratio: float = 0.5,
+        critical_factor: float = 2.5,
+        adapt_after_s: float = 4 * 3600.0,
+        top_contributors: int = 3,
+    ) -> None:
+        self.critical_factor = critical_factor
+        self.adapt_after_s = adapt_after_s
+        self.top_contributors = top_contributors
+        self.child_alpha = 1.0 / baseline_windows
+        self.last_end: float | None = None
+        self.tracks: dict[str, _Track] = {
+            r.kpi: _Track(
+                rule=r,
+                detector=SwingDetector(
+                    swing=r.swing,
+                    direction=r.direction,
+                    kind=r.kind,
+                    z_min=z_min,
+                    window_size=baseline_windows,
+                    grace_period=warmup_windows,
+                    cv=r.cv,
+                    overdispersion=overdispersion,
+                ),
+                incident=IncidentRule(
+                    k=persistence, m=persistence_of, clear_windows=clear_windows, clear_score=clear_ratio
+                ),
+            )
+            for r in rules
+        }
+
+    # --- the interface --------------------------------------------------------
+    def update(self, snapshot: KpiSnapshot, children: Sequence[KpiSnapshot] = ()) -> list[Anomaly]:
+        """Feed the next final snapshot of this series; returns the anomalies it causes.
+
+        Provisional snapshots (``final=False``) and snapshots not later than the
+        last one (a replay after recovery) are ignored, so feeding twice is harmless.
+        ``children`` are the same window's snapshots one level below (the team's
+        channels and regions); they are optional and feed the drill-down.
+        """
+        if not snapshot.final:
+            return []
+        end = snapshot.end.timestamp()
+        if self.last_end is not None and end <= self.last_end:
+            return []
+        self.last_end = end
+        out: list[Anomaly] = []
+        for kpi, track in self.tracks.items():
+            anomaly = self._update_kpi(kpi, track, snapshot, children)
+            if anomaly is not None:
+                out.append(anomaly)
+        return out
+
+    @property
+    def phases(self) -> dict[str, Phase]:
+        """Per KPI: ``learning`` (warming up), ``normal``, ``pending`` (breaching, not yet k) or ``firing``."""
+        return {kpi: t.incident.phase for kpi, t in self.tracks.items()}
+
+    # --- one KPI --------------------------------------------------------------
+    def _update_kpi(
+        self, kpi: str, track: _Track, snap: KpiSnapshot, children: Sequence[KpiSnapshot]
+    ) -> Anomaly | None:
+        rule, det, inc = track.rule, track.detector, track.incident
+        y = snap.kpis.get(kpi)
+        n = snap.n.get(kpi, snap.n.get("volume", 0))
+        x = observation(y, n, snap.start, snap.end) if y is not None else None
+        ev = det.explain_one(x) if x is not None else None
+        end = x["end"] if x is not None else snap.end.timestamp()
+        was_suspect = inc.suspect
+        severity = self._severity(rule, ev)
+        event = inc.step(
+            end,
+            ev.score if ev is not None else 0.0,
+            severity,
+            eligible=y is not None and n >= rule.min_n,
+            learning=y is not None and ev is None,
+        )
+        if inc.suspect and not was_suspect:
+            det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
+        if y is not None:
+            track.last_value = y
+            if ev is not None:
+                track.last = ev
+            if inc.phase == "firing" or event == "resolve":
+                sign = -1.0 if _bad_sign(rule, ev) < 0 else 1.0
+                if track.peak is None or sign * (y - track.peak) > 0:
+                    track.peak = y
+        # learn (after scoring): not while suspect, unless a level shift has lasted long enough
+        adapting = (
+            inc.phase == "firing" and inc.incident_start is not None and end - inc.incident_start >= self.adapt_after_s
+        )
+        if x is not None and (not inc.suspect or adapting):
+            det.learn_one(x)
+        if not inc.suspect:
+            self._learn_children(kpi, track, snap, children)
+        if event is None:
+            return None
+        if event == "resolve":
+            anomaly = self._anomaly(snap, track, ev, "resolved", severity)
+            track.peak = None
+            return anomaly
+        contributors = self._contributors(kpi, track, snap, children, ev)
+        return self._anomaly(snap, track, ev, "firing", inc.severity, contributors)
+
+    def _severity(self, rule: KpiRule, ev: Evidence | None) -> str:
+        """Critical when even the change minus 2 sd of noise exceeds critical_factor x swing."""
+        if ev is None:
+            return "warning"
+        sure = _bad_sign(rule, ev) * ev.sure_change
+        return "critical" if sure >= self.critical_factor * rule.swing else "warning"
+
+    def _anomaly(
+        self,
+        snap: KpiSnapshot,
+        track: _Track,
+        ev: Evidence | None,
+        status: Literal["firing", "resolved"],
+        severity: str,
+        contributors: Sequence[Contributor] = (),
+    ) -> Anomaly:
+        rule, inc = track.rule, track.incident
+        ev = ev or track.last
+        value = track.last_value if track.last_value is not None else 0.0
+        expected = ev.expected if ev is not None else None
+        lower = ev.lower if ev is not None else None
+        upper = ev.upper if ev is not None else None
+        if status == "firing":
+            start_s = inc.incident_start
+            en, zh = firing_reason(rule.kpi, value, expected)
+        else:
+            start_s, severity = inc.ended or (None, severity)
+            minutes = (snap.end.timestamp() - (start_s if start_s is not None else snap.end.timestamp())) / 60
+            en, zh = resolved_reason(rule.kpi, value, expected, peak=track.peak, minutes=minutes)
+        return Anomaly(
+            kpi=rule.kpi,
+            window=snap.window,
+            team=snap.team,
+            channel=snap.channel,
+            region=snap.region,
+            start=snap.start,
+            end=snap.end,
+            value=float(value),
+            expected=expected,
+            lower=lower,
+            upper=upper,
+            change_pct=round(ev.change * 100, 2) if ev is not None else None,
+            score=round(ev.score, 4) if ev is not None else 0.0,
+            n=int(snap.n.get(rule.kpi, snap.n.get("volume", 0))),
+            severity=severity,  # type: ignore[arg-type]
+            direction="up" if _bad_sign(rule, ev) > 0 else "down",
+            detector=DETECTOR,
+            status=status,
+            incident_start=datetime.fromtimestamp(start_s, UTC) if start_s is not None else None,
+            reason_en=en,
+            reason_zh=zh,
+            contributors=tuple(contributors),
+        )
+
+    # --- drill-down -----------------------------------------------------------
+    def _learn_children(self, kpi: str, track: _Track, snap: KpiSnapshot, children: Sequence[KpiSnapshot]) -> None:
+        for child in children:
+            dim = child_dimension(snap, child)
+            v = child.kpis.get(kpi)
+            if dim is None or v is None:
+                continue
+            old = track.children.get(dim)
+            if old is None:
+                if len(track.children) >= MAX_CHILDREN:
+                    continue
+                track.children[dim] = (float(v), 1.0)
+            else:
+                mean, w = old
+                a = max(self.child_alpha, 1.0 / (w + 1.0))
+                track.children[dim] = (mean + a * (float(v) - mean), w + 1.0)
+
+    def _contributors(
+        self, kpi: str, track: _Track, snap: KpiSnapshot, children: Sequence[KpiSnapshot], ev: Evidence | None
+    ) -> list[Contributor]:
+        if not children or self.top_contributors <= 0:
+            return []
+        fallback = ev.expected if ev is not None else None
+        kids = []
+        for child in children:
+            dim = child_dimension(snap, child)
+            if dim is None:
+                continue
+            known = track.children.get(dim)
+            n = child.n.get(kpi, child.n.get("volume", 0))
+            kids.append(Child(dim[0], dim[1], child.kpis.get(kpi), known[0] if known else fallback, n))
+        return rank(kids, kind=track.rule.kind, sign=_bad_sign(track.rule, ev), top=self.top_contributors)
+
+
+def _bad_sign(rule: KpiRule, ev: Evidence | None) -> float:
+    """+1 when up is bad, -1 when down is bad; for "both", the sign of the change."""
+    if rule.direction == "down":
+        return -1.0
+    if rule.direction == "both" and ev is not None and ev.change < 0:
+        return -1.0
+    return 1.0
+
+
+def rules_from(settings: Settings) -> list[KpiRule]:
+    """One rule per KPI that has a swing in ``settings.detectors``."""
+    d = settings.detectors
+    rules = []
+    for kpi, swing in d.swing.items():
+        bad = KPIS[kpi].bad if kpi in KPIS else "both"
+        direction = d.direction.get(kpi) or ("both" if bad == "none" else bad)
+        rules.append(KpiRule(kpi, swing, direction, d.min_n.get(kpi, d.min_volume), kind_of(kpi), cv_of(kpi)))  # type: ignore[arg-type]
+    return rules
+
+
+def build_monitor(settings: Settings) -> KpiMonitor:
+    """A fresh monitor for one series, configured from ``settings.detectors``.
+
+    >>> from sqm.config import Settings
+    >>> monitor = build_monitor(Settings())
+    >>> monitor.phases["timeout_rate"]
+    'learning'
+    """
+    d = settings.detectors
+    return KpiMonitor(
+        rules_from(settings),
+        z_min=d.z_min,
+        overdispersion=d.overdispersion,
+        baseline_windows=d.baseline_windows,
+        warmup_windows=d.warmup_windows,
+        persistence=d.persistence,
+        persistence_of=d.persistence_of,
+        clear_windows=d.clear_windows,
+        clear_ratio=d.clear_ratio,
+        critical_factor=d.critical_factor,
+        adapt_after_s=d.adapt_after_minutes * 60.0,
+        top_contributors=d.top_contributors,
+    )

@@ -1,0 +1,56 @@
+"""Synthetic KPI series for the detector tests: per-minute binomial buckets rolled into windows."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from sqm.models import KpiSnapshot
+
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+
+def rolling_timeout(
+    seed: int,
+    *,
+    per_hour: float = 2400,
+    p0: float = 0.10,
+    minutes: int = 180,
+    incident: tuple[int, int, float] | None = None,
+    team: str = "billing",
+    channel: str = "*",
+    window: int = 60,
+) -> Iterator[KpiSnapshot]:
+    """Rolling ``window``-minute snapshots of timeout_rate, one per minute.
+
+    ``incident`` is (start minute, length in minutes, relative change).
+    """
+    rng = random.Random(seed)
+    buckets: list[tuple[int, int]] = []
+    lam = per_hour / 60
+    for m in range(minutes):
+        n = _poisson(rng, lam)
+        p = p0
+        if incident and incident[0] <= m < incident[0] + incident[1]:
+            p = min(1.0, p0 * (1 + incident[2]))
+        k = sum(1 for _ in range(n) if rng.random() < p)
+        buckets.append((n, k))
+        win = buckets[-window:]
+        n_w = sum(b[0] for b in win)
+        k_w = sum(b[1] for b in win)
+        end = T0 + timedelta(minutes=m + 1)
+        yield KpiSnapshot(
+            window="60m" if window == 60 else "1m",
+            start=end - timedelta(minutes=window),
+            end=end,
+            team=team,
+            channel=channel,
+            kpis={"timeout_rate": k_w / n_w if n_w else None, "volume": float(n_w)},
+            n={"timeout_rate": n_w, "volume": n_w},
+        )
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    # normal approximation is fine for the volumes used here (lam >= 10)
+    return max(0, round(rng.gauss(lam, lam**0.5)))
