@@ -16,12 +16,14 @@
       live: "实时", connecting: "连接中", offline: "已断开", ok: "达标", warn: "接近目标", bad: "未达标",
       target: "目标", needKey: "需要 API 密钥：在地址后加 #key=…", noData: "暂无数据",
       windows: { "1m": "1 分钟", "5m": "5 分钟", "1h": "1 小时", "60m": "近 60 分钟" },
+      alerts: "告警", baseline: "基线", acked: "已确认", severity: { critical: "严重", warning: "警告", info: "提示" },
     },
     en: {
       title: "Service quality — live", overall: "All teams", window: "Window", updated: "Updated",
       live: "Live", connecting: "Connecting", offline: "Offline", ok: "On target", warn: "Near target", bad: "Off target",
       target: "Target", needKey: "An API key is needed: add #key=… to the address", noData: "No data yet",
       windows: { "1m": "1 minute", "5m": "5 minutes", "1h": "1 hour", "60m": "last 60 minutes" },
+      alerts: "Alerts", baseline: "baseline", acked: "acknowledged", severity: { critical: "Critical", warning: "Warning", info: "Info" },
     },
   }[LANG];
 
@@ -39,7 +41,10 @@
   const HEADERS = KEY ? { "X-API-Key": KEY } : {};
 
   const $ = (id) => document.getElementById(id);
-  const state = { config: null, window: null, snaps: new Map(), tiles: new Map(), teams: [] };
+  const state = { config: null, window: null, snaps: new Map(), tiles: new Map(), teams: [], history: new Map() };
+  const WINDOW_S = { "1m": 60, "5m": 300, "1h": 3600, "60m": 60 };
+  const SPARK_POINTS = 30;
+  const SVG = "http://www.w3.org/2000/svg";
 
   // --- formatting and colours -------------------------------------------------------
   function fmt(kpi, v) {
@@ -98,15 +103,22 @@
       tile.dataset.team = team;
       tile.dataset.kpi = kpi;
       tile.appendChild(el("div", "label", LANG === "zh" ? meta.zh : meta.en));
+      const badge = el("span", "badge", "");
+      tile.firstChild.appendChild(badge);
       const value = el("div", "value", "—");
       tile.appendChild(value);
+      const spark = document.createElementNS(SVG, "svg");
+      spark.setAttribute("class", "spark");
+      spark.setAttribute("viewBox", "0 0 100 24");
+      spark.setAttribute("preserveAspectRatio", "none");
+      tile.appendChild(spark);
       const foot = el("div", "foot");
       const n = el("span", "n", "");
       foot.appendChild(el("span", "target", targetText(kpi)));
       foot.appendChild(n);
       tile.appendChild(foot);
       tiles.appendChild(tile);
-      state.tiles.set(team + "|" + kpi, { tile, value, n });
+      state.tiles.set(team + "|" + kpi, { tile, value, n, spark, badge });
     }
     row.appendChild(tiles);
     $("board").appendChild(row);
@@ -124,6 +136,64 @@
       t.tile.dataset.value = v === null || v === undefined ? "" : String(v);
       const n = snap.n[kpi];
       t.n.textContent = n !== undefined && kpi !== "volume" ? "n " + n : "";
+      drawSpark(t.spark, kpi, state.history.get(snap.team) || []);
+    }
+  }
+
+  // --- history sparklines -----------------------------------------------------------
+  function remember(s) {
+    const points = state.history.get(s.team) || [];
+    const t = Date.parse(s.start);
+    const i = points.findIndex((p) => p.t === t);
+    if (i >= 0) points[i] = { t, kpis: s.kpis };
+    else {
+      points.push({ t, kpis: s.kpis });
+      points.sort((a, b) => a.t - b.t);
+      if (points.length > SPARK_POINTS) points.splice(0, points.length - SPARK_POINTS);
+    }
+    state.history.set(s.team, points);
+  }
+
+  function drawSpark(svg, kpi, points) {
+    const vals = points.map((p) => ({ t: p.t, v: p.kpis[kpi] })).filter((p) => p.v !== null && p.v !== undefined);
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    if (vals.length < 2) return;
+    const meta = state.config.kpis[kpi];
+    let lo = Math.min(...vals.map((p) => p.v)), hi = Math.max(...vals.map((p) => p.v));
+    const target = meta && meta.target !== null && meta.bad !== "none" ? meta.target : null;
+    if (target !== null && target >= lo - (hi - lo) && target <= hi + (hi - lo)) {
+      lo = Math.min(lo, target); hi = Math.max(hi, target);
+    }
+    if (hi === lo) { hi += 1; lo -= 1; }
+    const t0 = vals[0].t, t1 = vals[vals.length - 1].t || t0 + 1;
+    const x = (t) => (t1 === t0 ? 100 : ((t - t0) / (t1 - t0)) * 100);
+    const y = (v) => 22 - ((v - lo) / (hi - lo)) * 20;
+    if (target !== null && target >= lo && target <= hi) {
+      const line = document.createElementNS(SVG, "line");
+      line.setAttribute("x1", "0"); line.setAttribute("x2", "100");
+      line.setAttribute("y1", y(target).toFixed(2)); line.setAttribute("y2", y(target).toFixed(2));
+      line.setAttribute("class", "target-line");
+      svg.appendChild(line);
+    }
+    const poly = document.createElementNS(SVG, "polyline");
+    poly.setAttribute("points", vals.map((p) => x(p.t).toFixed(2) + "," + y(p.v).toFixed(2)).join(" "));
+    poly.setAttribute("class", "line");
+    svg.appendChild(poly);
+  }
+
+  async function loadHistory(team, latest) {
+    const len = (WINDOW_S[state.window] || 60) * 1000;
+    const until = new Date(Date.parse(latest.start) + len);
+    const since = new Date(Date.parse(latest.start) - SPARK_POINTS * len);
+    const q = new URLSearchParams({ window: state.window, team, channel: ALL, region: ALL,
+      since: since.toISOString(), until: until.toISOString(), limit: String(SPARK_POINTS) });
+    try {
+      const h = await getJSON("/v1/kpis/history?" + q.toString());
+      for (const p of h.points) remember(p);
+      const now = state.snaps.get(team);
+      if (now) render(now);
+    } catch (err) {
+      console.warn("sqm wallboard: history", err);
     }
   }
 
@@ -135,6 +205,7 @@
       if (prev && Date.parse(prev.start) > Date.parse(s.start)) continue; // an older window arrived late
       state.snaps.set(s.team, s);
       addTeamRow(s.team);
+      remember(s);
       render(s);
       newest = true;
     }
@@ -193,7 +264,10 @@
   async function connect() {
     setConn("connecting");
     try {
-      apply(await getJSON("/v1/kpis?window=" + encodeURIComponent(state.window) + "&channel=*&region=*"));
+      const initial = await getJSON("/v1/kpis?window=" + encodeURIComponent(state.window) + "&channel=*&region=*");
+      apply(initial);
+      for (const s of initial) if (s.window === state.window && s.channel === ALL && s.region === ALL) loadHistory(s.team, s);
+      pollAlerts();
       const res = await fetch("/v1/live?window=" + encodeURIComponent(state.window), {
         headers: Object.assign({ Accept: "text/event-stream" }, HEADERS), cache: "no-store",
       });
@@ -214,6 +288,43 @@
     setConn("offline");
     setTimeout(connect, backoff);
     backoff = Math.min(backoff * 2, 30000);
+  }
+
+  // --- alerts banner ------------------------------------------------------------------
+  let alertsAllowed = true;
+  async function pollAlerts() {
+    if (!alertsAllowed) return;
+    let rows;
+    try {
+      const res = await fetch("/v1/alerts/wallboard", { headers: HEADERS, cache: "no-store" });
+      if (res.status === 401 || res.status === 403 || res.status === 404) { alertsAllowed = false; return; }
+      if (!res.ok) return;
+      rows = await res.json();
+    } catch (err) {
+      return;
+    }
+    const box = $("alerts");
+    while (box.firstChild) box.removeChild(box.firstChild);
+    for (const t of state.tiles.values()) { t.badge.textContent = ""; t.badge.dataset.severity = ""; }
+    if (!rows.length) { box.hidden = true; return; }
+    const list = el("ul");
+    for (const a of rows.slice(0, 8)) {
+      const meta = state.config.kpis[a.kpi];
+      const name = meta ? (LANG === "zh" ? meta.zh : meta.en) : a.kpi;
+      const where = [a.team, a.channel, a.region].filter((d) => d !== ALL).map(teamLabel).join(" · ") || TEXT.overall;
+      const li = el("li", "alert " + a.severity + (a.state === "acknowledged" ? " acked" : ""));
+      li.dataset.fingerprint = a.fingerprint;
+      li.appendChild(el("strong", "sev", (TEXT.severity[a.severity] || a.severity) + " "));
+      let text = where + " · " + name + " " + fmt(a.kpi, a.value);
+      if (a.expected !== null) text += " (" + TEXT.baseline + " " + fmt(a.kpi, a.expected) + ")";
+      li.appendChild(el("span", "", text));
+      if (a.state === "acknowledged") li.appendChild(el("span", "ack", " · " + TEXT.acked));
+      list.appendChild(li);
+      const t = state.tiles.get(a.team + "|" + a.kpi);
+      if (t && a.channel === ALL && a.region === ALL) { t.badge.textContent = "▲"; t.badge.dataset.severity = a.severity; }
+    }
+    box.appendChild(list);
+    box.hidden = false;
   }
 
   function tick() {
@@ -237,6 +348,7 @@
     setConn("connecting");
     tick();
     setInterval(tick, 1000);
+    setInterval(pollAlerts, 15000);
     for (;;) {
       try {
         state.config = await getJSON("/v1/config/public");

@@ -22,7 +22,7 @@ NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 def anomaly(kpi: str = "timeout_rate", team: str = "billing", severity: str = "warning", **kw: Any) -> Anomaly:
     return Anomaly(kpi=kpi, window="60m", team=team, channel="*", region="*", start=NOW - timedelta(hours=1),
-                   end=NOW, value=kw.pop("value", 0.31), expected=0.2, severity=severity, detector="swing",
+                   end=NOW, value=kw.pop("value", 0.31), expected=kw.pop("expected", 0.2), severity=severity, detector="swing",
                    incident_start=NOW - timedelta(minutes=3), reason_en="Timeout rate up", reason_zh="超时率上升", **kw)
 
 

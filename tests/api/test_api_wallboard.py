@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import msgspec
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from sqm import keys
 from tests.api.conftest import KEYS, snapshot
@@ -16,16 +16,23 @@ from tests.conftest import CHROMIUM_ARGS
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def browser_page(chromium_path: str) -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        yield page
-        browser.close()
-        assert errors == []
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def browser_page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert errors == []
 
 
 def tile(page: Page, team: str, kpi: str):
@@ -111,3 +118,37 @@ def test_screenshot(live_server, redis, browser_page, tmp_path):
         png = browser_page.screenshot(path=str(tmp_path / "wallboard.png"), full_page=True)
         browser_page.goto("about:blank")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_sparklines_from_history_and_the_alerts_banner(live_server, redis, browser_page):
+    from datetime import timedelta
+
+    from alerts.engine import Engine
+    from sqm.clock import ManualClock
+    from tests.api.conftest import T0
+    from tests.api.test_api_alerts import NOW, anomaly
+    from tests.api.test_api_kpis import put_history
+
+    hist = [snapshot("billing", start=T0 + timedelta(minutes=i), frt_avg_s=60.0 + 10 * i) for i in range(6)]
+    put_history(redis, *hist)
+    put_latest(redis, hist[-1])
+    settings = live_server().server.config.app.state.settings
+    engine = Engine(settings, redis, clock=ManualClock(NOW), workers=0)
+    engine.handle([anomaly("frt_avg_s", team="billing", severity="critical", value=190.0, expected=100.0)])
+    engine.close()
+    server = live_server()
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en")
+        frt = tile(browser_page, "billing", "frt_avg_s")
+        expect(frt.locator(".value")).to_have_text("1:50", timeout=15_000)
+        expect(frt.locator("svg.spark polyline")).to_have_count(1)
+        points = frt.locator("svg.spark polyline").get_attribute("points").split()
+        assert len(points) == 6
+        ys = [float(p.split(",")[1]) for p in points]
+        assert ys == sorted(ys, reverse=True)  # rising values: the line climbs (SVG y grows downwards)
+        banner = browser_page.locator("#alerts")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("Critical")
+        expect(banner).to_contain_text("Billing · First response (avg) 3:10 (baseline 1:40)")
+        expect(frt.locator(".badge")).to_have_text("▲")
+        browser_page.goto("about:blank")
