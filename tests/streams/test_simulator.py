@@ -468,3 +468,33 @@ def test_timestamps_carry_the_local_offset_across_a_dst_change(settings: Setting
     instants = [e.ts.timestamp() for e in events]
     assert instants == sorted(instants)
     assert encode(events[0]).count(b'"ts":"2026-03-29T00:') == 1
+
+
+def test_durations_option_sends_waits_that_match_the_timestamps(settings: Settings) -> None:
+    start = MONDAY + timedelta(hours=10)
+    sim = Simulator(settings, seed=12, start=start, durations=True)
+    contacts = by_contact(list(sim.events(start + timedelta(hours=1))))
+    checked = 0
+    for c in contacts.values():
+        end = c.first("contact.first_response") or c.first("contact.abandoned")
+        if end is not None:
+            assert end.wait_s == pytest.approx(end.ts.timestamp() - c.created, abs=2e-3)
+            checked += 1
+        resp = c.first("complaint.responded")
+        if resp is not None:
+            opened = c.first("complaint.opened")
+            assert opened is not None and resp.response_s is not None
+            assert resp.response_s == pytest.approx((resp.ts - opened.ts).total_seconds(), abs=2e-3)
+    assert checked > 500
+    plain = Simulator(settings, seed=12, start=start)
+    assert all(e.wait_s is None and e.response_s is None for e in plain.events(start + timedelta(minutes=30)))
+
+
+def test_ids_depend_on_seed_and_start(settings: Settings) -> None:
+    def first_id(seed: int, start: datetime, **kw: str) -> str:
+        return next(iter(Simulator(settings, seed=seed, start=start, **kw).events())).contact_id
+
+    assert first_id(1, MONDAY) == first_id(1, MONDAY)
+    assert first_id(1, MONDAY) != first_id(2, MONDAY)
+    assert first_id(1, MONDAY) != first_id(1, MONDAY + timedelta(hours=1))
+    assert first_id(1, MONDAY, id_prefix="demo").startswith("demo-")
