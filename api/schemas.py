@@ -53,6 +53,26 @@ class KpiHistory(_Out):
     points: list[KpiSnapshotOut]
 
 
+class KpiDelta(_Out):
+    current: float | None
+    reference: float | None
+    change: float | None = Field(None, description="current - reference")
+    change_pct: float | None = Field(None, description="relative change in percent")
+    verdict: Literal["better", "worse", "same", "n/a"] = "n/a"
+
+
+class KpiComparison(_Out):
+    series: str
+    window: str
+    vs: str
+    current: KpiSnapshotOut | None
+    reference_label: str
+    reference_windows: int = Field(description="snapshots the reference is made of (a baseline averages several)")
+    reference_start: datetime | None
+    reference_end: datetime | None
+    kpis: dict[str, KpiDelta]
+
+
 class TeamOut(_Out):
     name: str
     display: str

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime
 
+from api.compare import PERIOD_S, WINDOW_S, average, delta
 from api.deps import ClockDep, PublicViewerDep, RedisDep, SettingsDep
-from api.schemas import KpiHistory, KpiSnapshotOut
+from api.schemas import KpiComparison, KpiHistory, KpiSnapshotOut
 from sqm import keys
-from sqm.models import ALL, Window, decode_snapshot, series_id, to_builtins
+from sqm.models import ALL, KPIS, Window, decode_snapshot, series_id, to_builtins
 
 router = APIRouter(prefix="/v1/kpis", tags=["kpis"])
 
@@ -93,3 +94,60 @@ def history(
     return KpiHistory.model_validate(
         {"series": series, "window": w, "team": team, "channel": channel, "region": region, "points": points}
     )
+
+
+CompareVs = Annotated[str, Query(
+    pattern=r"^(baseline|previous|day|week|overall|team:[^\s:*|,=]{1,64})$",
+    description="`baseline` (mean of the previous `windows`), `previous` window, same window a `day` or `week` "
+                "earlier, the `overall` center, or `team:<name>`",
+)]
+
+
+@router.get("/compare", response_model=KpiComparison)
+def compare(
+    redis: RedisDep,
+    settings: SettingsDep,
+    _: PublicViewerDep,
+    team: Annotated[str, Query(max_length=64)],
+    window: Window | None = None,
+    channel: Annotated[str, Query(max_length=64)] = ALL,
+    region: Annotated[str, Query(max_length=64)] = ALL,
+    vs: CompareVs = "baseline",
+    windows: Annotated[int, Query(ge=1, le=500, description="windows in the baseline")] = 30,
+    kpi: Annotated[list[str] | None, Query(description="KPIs to compare (default: all)")] = None,
+) -> KpiComparison:
+    """The series' latest window against a reference, KPI by KPI, with the verdict better / worse / same."""
+    unknown = [k for k in kpi or () if k not in KPIS]
+    if unknown:
+        msg = f"unknown KPI {unknown[0]!r} (known: {', '.join(KPIS)})"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"loc": ["query", "kpi"], "field": "kpi", "msg": msg, "type": "value_error"}])
+    w = window or settings.api.wallboard_window
+    series = series_id(w, team, channel, region)
+    latest = read_latest(redis, w, team, channel, region)
+    current = latest[0] if latest else None
+    ref_snaps: list[dict[str, Any]] = []
+    label = vs
+    if current is not None:
+        start = datetime.fromisoformat(current["start"]).timestamp()
+        step = WINDOW_S[w]
+        if vs == "baseline":
+            ref_snaps = read_history(redis, series, start - windows * step, start - 1, windows)
+            label = f"mean of the {len(ref_snaps)} windows before"
+        elif vs in ("previous", "day", "week"):
+            back = {"previous": PERIOD_S[w], "day": 86400, "week": 7 * 86400}[vs]
+            ref_snaps = read_history(redis, series, start - back, start - back, 1)
+        else:
+            other = (ALL, channel, region) if vs == "overall" else (vs.split(":", 1)[1], channel, region)
+            ref_snaps = read_latest(redis, w, *other)
+            label = f"{other[0]} (latest)"
+    ref = average(ref_snaps) if ref_snaps else {}
+    names = kpi or list(KPIS)
+    cur = current["kpis"] if current else {}
+    return KpiComparison.model_validate({
+        "series": series, "window": w, "vs": vs, "current": current, "reference_label": label,
+        "reference_windows": len(ref_snaps),
+        "reference_start": ref_snaps[0]["start"] if ref_snaps else None,
+        "reference_end": ref_snaps[-1]["end"] if ref_snaps else None,
+        "kpis": {k: delta(k, cur.get(k), ref.get(k)) for k in names},
+    })

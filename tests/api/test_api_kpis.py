@@ -99,3 +99,33 @@ def test_public_config_has_targets_and_no_secrets(make_client):
     text = c.get("/v1/config/public").text.lower()
     for word in ("key", "redis", "apprise", "receiver", "token", "secret", "password"):
         assert word not in text, word
+
+
+def test_compare_with_the_baseline_previous_window_and_another_team(client, redis):
+    hist = [snapshot("billing", start=T0 + timedelta(minutes=i), frt_avg_s=100.0, service_level=0.96) for i in range(10)]
+    now = snapshot("billing", start=T0 + timedelta(minutes=10), frt_avg_s=150.0, service_level=0.96, csat=None)
+    put_history(redis, *hist, now)
+    put_latest(redis, now, snapshot("tech", start=T0 + timedelta(minutes=10), frt_avg_s=75.0))
+    r = client.get("/v1/kpis/compare", params={"window": "1m", "team": "billing"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["reference_windows"] == 10 and body["current"]["kpis"]["frt_avg_s"] == 150.0
+    frt = body["kpis"]["frt_avg_s"]
+    assert frt["reference"] == 100.0 and frt["change_pct"] == 50.0 and frt["verdict"] == "worse"
+    assert body["kpis"]["service_level"]["verdict"] == "same"
+    assert body["kpis"]["csat"]["verdict"] == "n/a"
+    prev = client.get("/v1/kpis/compare", params={"window": "1m", "team": "billing", "vs": "previous",
+                                                  "kpi": ["frt_avg_s"]}).json()
+    assert list(prev["kpis"]) == ["frt_avg_s"] and prev["reference_windows"] == 1
+    assert prev["reference_start"] == "2026-03-02T01:09:00Z"
+    vs_tech = client.get("/v1/kpis/compare", params={"window": "1m", "team": "billing", "vs": "team:tech"}).json()
+    assert vs_tech["kpis"]["frt_avg_s"]["reference"] == 75.0 and vs_tech["kpis"]["frt_avg_s"]["change_pct"] == 100.0
+    week = client.get("/v1/kpis/compare", params={"window": "1m", "team": "billing", "vs": "week"}).json()
+    assert week["reference_windows"] == 0 and week["kpis"]["frt_avg_s"]["reference"] is None
+
+
+def test_compare_refuses_unknown_kpis_and_references(client):
+    r = client.get("/v1/kpis/compare", params={"team": "billing", "kpi": "happiness"})
+    assert r.status_code == 422 and "happiness" in r.json()["detail"][0]["msg"]
+    r = client.get("/v1/kpis/compare", params={"team": "billing", "vs": "yesterday"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "vs"]

@@ -1,0 +1,17 @@
+"""The doctests of api/ (pytest's --doctest-modules covers other packages, not this one)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["api.security", "api.compare", "api.redact", "api.routes.config"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
