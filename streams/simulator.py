@@ -43,7 +43,8 @@ import re
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,7 @@ from streams.sim_core import (
     FR_AGENT,
     FR_BOT,
     GAMMA,
+    LATE_TAIL,
     NPS,
     RESOLVED_FC,
     RESOLVED_NOT,
@@ -319,9 +321,11 @@ class Simulator:
                    region: str | None = None) -> float:
         """The true value at ``at`` of a KPI (or incident parameter) for a team/channel/region (None: all).
 
-        ``volume`` is the expected contacts per hour; ``frt`` the wait multiplier;
-        ``nps`` = 100 x (promoters - detractors); ratio KPIs are averaged over the
-        matching cells weighted by their arrival rates.
+        For contacts created at ``at``: ``volume`` is the expected contacts per hour,
+        ``frt`` the wait multiplier, ``frt_avg_s`` the mean first-response time,
+        ``nps`` = 100 x (promoters - detractors); any ``Params`` field by name. Over
+        several cells each KPI is the ratio of expectations (cells weighted by their
+        arrivals x the KPI's denominator), as a window's KPI estimates it.
         """
         kpi = {"aht": "aht_s", "handle_s": "aht_s"}.get(kpi, kpi)
         num = den = 0.0
@@ -338,8 +342,9 @@ class Simulator:
                     num += w
                     den = 1.0
                     continue
-                num += w * _derived(kpi, p, cell.base)
-                den += w
+                value, share = _derived(kpi, p, cell.base, cell.target)
+                num += w * share * value
+                den += w * share
         if den == 0:
             msg = f"true_value({kpi!r}): no matching cell or no arrivals"
             raise ValueError(msg)
@@ -355,6 +360,36 @@ class Simulator:
             changes[name] = changes.get(name, getattr(base, name)) * inc.factor
         return replace(base, **{k: min(v, _CAPS.get(k, 1.0)) for k, v in changes.items()})
 
+    def ground_truth(self) -> list[dict[str, Any]]:
+        """The injected incidents as JSON-ready records, with the true KPI just before and during each.
+
+        ``before``/``during`` are ``true_value(kpi)`` for the incident's team/channel/region
+        (``volume`` in contacts/hour) one second before its start and at its midpoint.
+        """
+        out = []
+        for inc in self.incidents:
+            kpi = {"frt": "frt_avg_s", "aht": "aht_s"}.get(inc.kpi, inc.kpi)
+            dims = {"team": inc.team, "channel": inc.channel, "region": inc.region}
+            mid = inc.start + inc.duration / 2
+            out.append({
+                "incident": str(inc), "kpi": inc.kpi, "factor": inc.factor, **dims,
+                "start": inc.start.isoformat(), "end": inc.end.isoformat(), "true_kpi": kpi,
+                "before": self.true_value(kpi, inc.start - timedelta(seconds=1), **dims),
+                "during": self.true_value(kpi, mid, **dims),
+            })
+        return out
+
+    def describe(self) -> str:
+        """A few lines for people: teams and volumes, channels and targets, regions, incidents."""
+        lines = [
+            f"seed {self.seed}, start {self.start.isoformat()}, local time {self.tz}",
+            "teams (mean contacts/h on a weekday): " + ", ".join(f"{t} {v:g}" for t, v in self.volumes.items()),
+            "channels (answer target): " + ", ".join(f"{c} {self.settings.answer_target_s(c):g} s" for c in self.channels),
+            "regions: " + ", ".join(self.regions),
+        ]
+        lines += [f"incident: {inc}" for inc in self.incidents] or ["no incidents"]
+        return "\n".join(lines)
+
     # --- generation ---------------------------------------------------------------------
     @property
     def contacts(self) -> int:
@@ -364,8 +399,9 @@ class Simulator:
     def events(self, until: datetime | None = None) -> Iterator[ServiceEvent]:
         """Yield the events with ``ts < until`` (forever if None), in timestamp order.
 
-        Deterministic for a seed. A later call continues where this one stopped
-        (the events of a half-consumed call are not repeated).
+        Deterministic for a seed. A later call continues where this one stopped:
+        ``events(t1)`` then ``events(t2)`` gives the same events as ``events(t2)``,
+        and so does a call abandoned part-way (``islice``, ``break``) followed by another.
         """
         end = math.inf if until is None else until.timestamp()
         while self._emitted_until < end:
@@ -380,7 +416,15 @@ class Simulator:
             ready = self._pending[:cut]
             self._pending = self._pending[cut:]
             self._emitted_until = stop
-            yield from self._materialise(ready)
+            done = 0
+            try:
+                for ev in self._materialise(ready):
+                    done += 1  # counted before the yield: a close() there means it was delivered
+                    yield ev
+            finally:
+                if done < len(ready):  # abandoned part-way: keep the rest for the next call
+                    self._pending = np.concatenate((ready[done:], self._pending))
+                    self._emitted_until = float(ready["t"][done])
 
     def _row(self, cell: int, active: tuple[Incident, ...]) -> int:
         """The parameter-table row of a cell under the incidents active (added on first use)."""
@@ -536,23 +580,42 @@ class Simulator:
                          region=region, customer_tier=tiers[tier])
 
 
-def _derived(kpi: str, p: Params, base: Params) -> float:
-    """The expected KPI of a cell with effective params ``p`` (``base`` = no incident)."""
-    p0 = base.timeout_rate
+def _derived(kpi: str, p: Params, base: Params, target: float) -> tuple[float, float]:
+    """(expected KPI, its denominator per contact) of a cell with effective params ``p``.
+
+    ``base`` is the cell without incidents (the abandon split depends on its timeout
+    rate), ``target`` the channel's answer target. Averaging ``value`` over cells
+    weighted by ``rate x denominator`` gives the expected KPI of the aggregate.
+    """
+    p0, to, frt = base.timeout_rate, p.timeout_rate, p.frt
     a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
     a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
+    answered = to * (1 - a_late) + (1 - to) * (1 - a_on)
+    resolved = answered * p.resolve_rate
+    agent_on = (1 - to) * (1 - a_on) * (1 - p.bot_share)
     if kpi == "timeout_rate":
-        slow = max(0.0, 1 - p.frt ** (-1 / GAMMA)) if p.frt > 1 else 0.0
-        return p.timeout_rate + (1 - p.timeout_rate) * (1 - a_on) * (1 - p.bot_share) * slow
+        slow = max(0.0, 1 - frt ** (-1 / GAMMA)) if frt > 1 else 0.0
+        return to + agent_on * slow, 1.0
     if kpi == "abandon_rate":
-        return p.timeout_rate * a_late + (1 - p.timeout_rate) * a_on
+        return to * a_late + (1 - to) * a_on, 1.0
+    if kpi == "frt_avg_s":
+        c = frt * target  # on-time agent wait = max(1, c u^GAMMA)
+        q = min(1.0, (1 / c) ** (1 / GAMMA)) if c > 0 else 1.0
+        agent_mean = q + c * (1 - q ** (GAMMA + 1)) / (GAMMA + 1)
+        total = (to * (1 - a_late) * target * (1 + frt * LATE_TAIL)
+                 + (1 - to) * (1 - a_on) * p.bot_share * 3.5 + agent_on * agent_mean)
+        return (total / answered if answered > 0 else 0.0), answered
+    if kpi == "fcr_rate":
+        return p.fcr_rate, resolved * (1 + p.reopen_rate)
     if kpi == "aht_s":
-        return p.handle_s
+        return p.handle_s, resolved * (1 + p.reopen_rate)
+    if kpi == "csat":
+        return p.csat, resolved * p.survey_rate
     if kpi == "nps":
-        return 100 * (p.nps_promoters - p.nps_detractors)
+        return 100 * (p.nps_promoters - p.nps_detractors), resolved * p.nps_rate
     name = INCIDENT_KPIS.get(kpi, kpi)
     if name in PARAM_NAMES:
-        return float(getattr(p, name))
+        return float(getattr(p, name)), 1.0
     msg = f"true_value: unknown KPI {kpi!r}"
     raise ValueError(msg)
 

@@ -498,3 +498,46 @@ def test_ids_depend_on_seed_and_start(settings: Settings) -> None:
     assert first_id(1, MONDAY) != first_id(2, MONDAY)
     assert first_id(1, MONDAY) != first_id(1, MONDAY + timedelta(hours=1))
     assert first_id(1, MONDAY, id_prefix="demo").startswith("demo-")
+
+
+def test_mean_first_response_matches_true_value(week: tuple[Simulator, list[ServiceEvent]]) -> None:
+    sim, events = week
+    at = MONDAY + timedelta(days=4, hours=10)
+    waits: dict[str, list[float]] = defaultdict(list)
+    for c in by_contact(events).values():
+        fr = c.first("contact.first_response")
+        if fr is not None and c.team == "billing":
+            waits[c.channel].append(fr.ts.timestamp() - c.created)
+    for channel, w in waits.items():
+        expected = sim.true_value("frt_avg_s", at, team="billing", channel=channel)
+        assert sum(w) / len(w) == pytest.approx(expected, rel=0.06), channel
+    overall = [x for w in waits.values() for x in w]
+    assert sum(overall) / len(overall) == pytest.approx(sim.true_value("frt_avg_s", at, team="billing"), rel=0.06)
+
+
+def test_ground_truth_and_description(settings: Settings) -> None:
+    start = MONDAY + timedelta(hours=8)
+    sim = Simulator(settings, seed=1, start=start, incidents=[
+        Incident.parse("team=billing kpi=timeout_rate change=+40% at=10:00 for=45m"),
+        Incident.parse("channel=chat kpi=frt change=x2 at=+3h"),
+    ])
+    truth = sim.ground_truth()
+    assert [t["kpi"] for t in truth] == ["timeout_rate", "frt"]
+    assert truth[0]["start"] == "2026-03-02T10:00:00+08:00" and truth[0]["end"] == "2026-03-02T10:45:00+08:00"
+    assert truth[0]["during"] == pytest.approx(1.4 * truth[0]["before"])
+    assert truth[1]["true_kpi"] == "frt_avg_s" and truth[1]["during"] > 1.5 * truth[1]["before"]
+    text = sim.describe()
+    assert "billing 360" in text and "chat 30 s" in text and "kpi=timeout_rate change=+40%" in text
+
+
+def test_a_call_abandoned_part_way_loses_nothing(settings: Settings) -> None:
+    start = MONDAY + timedelta(hours=9)
+    whole = [e.event_id for e in Simulator(settings, seed=3, start=start).events(start + timedelta(hours=2))]
+    sim = Simulator(settings, seed=3, start=start)
+    got: list[str] = []
+    for n in (5, 1, 700):
+        it = sim.events(start + timedelta(hours=2))
+        got.extend(e.event_id for _, e in zip(range(n), it, strict=False))
+        it.close()
+    got.extend(e.event_id for e in sim.events(start + timedelta(hours=2)))
+    assert got == whole
