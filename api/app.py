@@ -17,11 +17,12 @@ from fastapi.staticfiles import StaticFiles
 
 from api.live import Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
-from api.routes import acklink, alerts, config, events, health, kpis, live, wallboard
+from api.routes import acklink, alerts, config, events, health, kpis, live, wallboard, webhooks
 from api.security import KeyRing
 from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
+from sqm.errors import ConfigError
 from sqm.store import connect
 
 log = logging.getLogger("sqm.api")
@@ -44,6 +45,10 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     """
     if redis is None:
         redis = connect(settings.redis_url)
+    unsigned = [w.name for w in settings.api.webhooks if not w.secret.get_secret_value()]
+    if unsigned and settings.environment == "production":
+        msg = f"api.webhooks[{unsigned[0]}].secret: production needs a signing secret for every webhook source"
+        raise ConfigError(msg)
     keyring = KeyRing(settings.api.keys)
     if not len(keyring):
         log.warning("api: no API keys configured: every route is open (allowed in development only)")
@@ -72,7 +77,7 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
 
     app.add_middleware(ObservingMiddleware, metrics=metrics)
     for router in (health.router, events.router, kpis.router, config.router, live.router, alerts.router,
-                   alerts.silences, alerts.deliveries, acklink.make_router(settings), wallboard.router):
+                   alerts.silences, alerts.deliveries, webhooks.router, acklink.make_router(settings), wallboard.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=wallboard.WALLBOARD_DIR), name="static")
 

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.security import KeyRing, Principal, Role
+from api.security import KeyRing, Principal, Role, presented_key
 from sqm.clock import Clock
 from sqm.config import Settings
 
@@ -60,6 +60,31 @@ def _unauthorized(request: Request, reason: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def presented(request: Request) -> str | None:
+    """The key a request carries, for routes that authenticate by other means first."""
+    return presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
+def authorize(request: Request, need: Role, key: str | None, *, public: bool = False) -> Principal:
+    """The caller's principal if its key allows ``need``; 401 or 403 otherwise."""
+    ring: KeyRing = request.app.state.keyring
+    if not len(ring):
+        return OPEN
+    if key is None:
+        if public and request.app.state.settings.api.public_wallboard:
+            return PUBLIC
+        raise _unauthorized(request, "missing_key")
+    principal = ring.match(key)
+    if principal is None:
+        log.info("api: rejected a request with an unknown API key on %s", request.url.path)
+        raise _unauthorized(request, "bad_key")
+    if not principal.may(need):
+        request.app.state.metrics.auth_failures.labels(reason="role").inc()
+        msg = f"role {principal.role!r} may not do this (needs {need!r})"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=msg)
+    return principal
+
+
 def require(need: Role, *, public: bool = False) -> Callable[..., Principal]:
     """A dependency admitting callers whose role allows ``need``.
 
@@ -72,23 +97,7 @@ def require(need: Role, *, public: bool = False) -> Callable[..., Principal]:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         api_key: Annotated[str | None, Depends(_api_key)],
     ) -> Principal:
-        ring: KeyRing = request.app.state.keyring
-        if not len(ring):
-            return OPEN
-        presented = bearer.credentials if bearer is not None else api_key
-        if presented is None:
-            if public and request.app.state.settings.api.public_wallboard:
-                return PUBLIC
-            raise _unauthorized(request, "missing_key")
-        principal = ring.match(presented)
-        if principal is None:
-            log.info("api: rejected a request with an unknown API key on %s", request.url.path)
-            raise _unauthorized(request, "bad_key")
-        if not principal.may(need):
-            request.app.state.metrics.auth_failures.labels(reason="role").inc()
-            msg = f"role {principal.role!r} may not do this (needs {need!r})"
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=msg)
-        return principal
+        return authorize(request, need, bearer.credentials if bearer is not None else api_key, public=public)
 
     dependency.__name__ = f"require_{need}{'_or_public' if public else ''}"
     return dependency

@@ -17,6 +17,13 @@ class IngestAccepted(_Out):
     entries: int = Field(description="stream entries they were written as")
 
 
+class WebhookAccepted(_Out):
+    accepted: int = Field(description="events written to the event streams")
+    skipped: int = Field(description="deliveries or events sqm does not count (or already counted)")
+    dead_lettered: int = Field(description="deliveries written to the dead-letter stream instead (see detail)")
+    detail: str = ""
+
+
 class ErrorItem(_Out):
     loc: list[str | int]
     field: str = Field(description="dotted path of the bad field, '' for the whole record")

@@ -338,6 +338,20 @@ class ApiKey(_Section):
     name: str = ""
 
 
+class WebhookSource(_Section):
+    """A helpdesk posting its webhooks to ``/v1/webhooks/{name}`` (docs/api.md)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    kind: Literal["chatwoot", "zendesk"]
+    secret: SecretStr = Field(SecretStr(""), description="HMAC signing secret; empty: an ingest key is needed instead")
+    team_map: dict[str, str] = Field(default_factory=dict, description="helpdesk team/group/inbox name -> sqm team")
+    default_team: str = Field("", description="team of unmapped conversations; empty: they go to the dead-letter stream")
+    channel_map: dict[str, str] = Field(default_factory=dict, description="helpdesk channel -> sqm channel (adds to the built-in map)")
+    default_channel: str = "chat"
+    region: str = "default"
+    max_skew_s: float = Field(300.0, gt=0, description="signed timestamps older or newer than this are refused (replays)")
+
+
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -357,6 +371,7 @@ class ApiSettings(_Section):
     rate_limit_per_s: float = Field(50.0, ge=0, description="requests per second per key or client address (0: off)")
     rate_limit_burst: int = Field(200, ge=1)
     sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on /v1/live")
+    webhooks: list[WebhookSource] = Field(default_factory=list, description="helpdesks that post webhooks")
 
 
 class InfluxSettings(_Section):

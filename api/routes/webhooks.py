@@ -1,0 +1,118 @@
+"""``POST /v1/webhooks/{name}``: helpdesk webhooks (``api.webhooks``) turned into events.
+
+A source with a ``secret`` is authenticated by its signature (helpdesks cannot
+send our API keys); one without needs an ``ingest`` key. Deliveries that cannot
+be mapped are written to the dead-letter stream with the reason and still
+answered 202, so the helpdesk does not retry them forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, HTTPException, Request, status
+from redis import RedisError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ClockDep, RedisDep, SettingsDep, authorize, presented
+from api.schemas import WebhookAccepted
+from api.webhooks import ADAPTERS, VERIFY, BadSignature, Mapped, Unmappable
+from sqm import keys
+from sqm.config import Settings, WebhookSource
+from sqm.errors import InvalidEvent
+from sqm.eventlog import append_events
+from sqm.models import ServiceEvent, event_from_dict
+
+log = logging.getLogger("sqm.api")
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+DLQ_MAXLEN = 100_000
+_json = msgspec.json.Decoder(dict[str, Any])
+
+
+def once_key(source: str, key: str) -> str:
+    """Marker of a once-only event (e.g. a conversation's first reply) already sent."""
+    return f"{keys.PREFIX}:webhook:once:{source}:{key}"
+
+
+def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
+    redis.xadd(keys.DLQ, {"reason": reason, "field": field, "source": f"webhook:{src.name}", "raw": raw[:20_000]},
+               maxlen=DLQ_MAXLEN, approximate=True)
+
+
+def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes) -> tuple[int, int, int]:
+    """Validate, drop once-only events already sent, append; returns (accepted, skipped, dead-lettered)."""
+    events: list[tuple[ServiceEvent, str | None]] = []
+    for m in mapped:
+        try:
+            events.append((event_from_dict(m.event), m.once))
+        except InvalidEvent as err:
+            _dead_letter(redis, src, err.field, f"invalid event: {err}", raw)
+            return 0, 0, 1
+    ttl = int(settings.streams.contact_max_age_s)
+    onces = [(ev, once_key(src.name, once)) for ev, once in events if once is not None]
+    fresh = {id(ev) for ev, _ in events if _ is None}
+    if onces:
+        pipe = redis.pipeline(transaction=False)
+        for _, k in onces:
+            pipe.set(k, 1, nx=True, ex=ttl)
+        for (ev, _), was_set in zip(onces, pipe.execute(), strict=True):
+            if was_set:
+                fresh.add(id(ev))
+    out = [ev for ev, _ in events if id(ev) in fresh]
+    try:
+        append_events(redis, out, settings.streams.partitions)
+    except RedisError:
+        if onces:  # let the helpdesk's retry through
+            redis.delete(*[k for _, k in onces])
+        raise
+    return len(out), len(events) - len(out), 0
+
+
+@router.post(
+    "/{name}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookAccepted,
+    responses={401: {"description": "bad or missing signature (or key)"}, 404: {"description": "no such source"}},
+)
+async def receive(name: str, request: Request, settings: SettingsDep, redis: RedisDep, clock: ClockDep) -> WebhookAccepted:
+    """Receive one webhook delivery from a configured helpdesk (see docs/api.md for each kind)."""
+    src = next((w for w in settings.api.webhooks if w.name == name), None)
+    if src is None:
+        msg = f"no webhook source {name!r} (configure api.webhooks)"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=msg)
+    body = await request.body()
+    secret = src.secret.get_secret_value()
+    if secret:
+        try:
+            VERIFY[src.kind](secret, request.headers, body, clock.now(), src.max_skew_s)
+        except BadSignature as err:
+            request.app.state.metrics.auth_failures.labels(reason="signature").inc()
+            log.info("api: webhook %s refused: %s", src.name, err)
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"webhook signature: {err}") from err
+    else:
+        authorize(request, "ingest", presented(request))
+    try:
+        payload = _json.decode(body)
+    except msgspec.DecodeError as err:
+        msg = f"the body is not a JSON object: {err}"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=msg) from err
+    teams = {t.name for t in settings.teams}
+    try:
+        mapped = ADAPTERS[src.kind](src, payload, clock.now(), teams)
+    except Unmappable as err:
+        await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
+        request.app.state.metrics.events_rejected.labels(reason="webhook_unmappable").inc()
+        return WebhookAccepted(accepted=0, skipped=0, dead_lettered=1, detail=str(err))
+    if not mapped:
+        return WebhookAccepted(accepted=0, skipped=1, dead_lettered=0, detail="nothing sqm counts")
+    try:
+        accepted, skipped, dead = await run_in_threadpool(_deliver, redis, settings, src, mapped, body)
+    except RedisError as err:
+        log.error("api: webhook %s: Redis refused the events: %s", src.name, err)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="the event store is unavailable; retry") from err
+    request.app.state.metrics.events_accepted.inc(accepted)
+    return WebhookAccepted(accepted=accepted, skipped=skipped, dead_lettered=dead)
