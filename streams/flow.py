@@ -12,7 +12,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -82,13 +82,20 @@ def _detector_inputs(detector_window: str) -> Callable[[R.Minute], list[tuple[Kp
     return inputs
 
 
-def _detect(factory: Callable[[], Monitor]) -> Callable[[Any, tuple[KpiSnapshot, list[KpiSnapshot]]], tuple[Any, list[Anomaly]]]:
-    def step(monitor: Monitor | None, item: tuple[KpiSnapshot, list[KpiSnapshot]]) -> tuple[Monitor, list[Anomaly]]:
-        if monitor is None:
-            monitor = factory()
-        snap, children = item
-        return monitor, monitor.update(snap, children=children)
-    return step
+class DetectLogic(StatefulBatchLogic[tuple[KpiSnapshot, list[KpiSnapshot]], Anomaly, bytes]):
+    """One series' monitor (``detectors.build_monitor``); its snapshot is pickled, not deep-copied."""
+
+    def __init__(self, factory: Callable[[], Monitor], resume: bytes | None) -> None:
+        self.monitor: Monitor = pickle.loads(resume) if resume else factory()
+
+    def on_batch(self, values: list[tuple[KpiSnapshot, list[KpiSnapshot]]]) -> tuple[list[Anomaly], bool]:
+        found: list[Anomaly] = []
+        for snap, children in values:
+            found.extend(self.monitor.update(snap, children=children))
+        return found, StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.monitor, pickle.HIGHEST_PROTOCOL)
 
 
 def build_flow(
@@ -127,8 +134,8 @@ def build_flow(
         op.output("influx", closed, InfluxSink(settings.influx, redis_url))
     finals = op.flat_map("detector_inputs", closed, _detector_inputs(window))  # (KpiSnapshot, children)
     by_series = op.key_on("by_series", finals, lambda item: item[0].series)  # (series, (KpiSnapshot, children))
-    found = op.stateful_map("detect", by_series, _detect(monitor_factory))  # (series, [Anomaly])
-    anomalies = op.flat_map("anomalies", found, lambda kv: kv[1])  # Anomaly
+    found = op.stateful_batch("detect", by_series, lambda r: DetectLogic(monitor_factory, r))  # (series, Anomaly)
+    anomalies = op.map("anomalies", found, lambda kv: kv[1])  # Anomaly
     op.output("anomaly_stream", anomalies, anomaly_sink(redis_url))
     return flow
 

