@@ -21,8 +21,8 @@ replayed step is a no-op.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,7 @@ from alerts.channels import Sender
 from alerts.escalation import immediate_levels, mention_of, next_delay, on_duty
 from alerts.grouping import GroupState, after_send, decide
 from alerts.lifecycle import Change, Policy, acknowledge, due, next_timer, observe
+from alerts.matchers import matches_all, parse_all
 from alerts.messages import Names, alert_view
 from alerts.outbox import _CLAIM, Outbox
 from alerts.routing import build_tree
@@ -47,6 +48,18 @@ log = logging.getLogger("sqm.alerts")
 ACTIVE = f"{keys.P}:active"
 """Set of the fingerprints of alerts not resolved."""
 
+_STORE_GROUP = """
+for i = 4, #ARGV do redis.call('SREM', KEYS[1], ARGV[i]) end
+if redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+return 1
+"""
+"""Remove the members that left; drop the group when none is left, else store it and schedule its next flush."""
 _decode_group = msgspec.json.Decoder(GroupState).decode
 _decode_silence = msgspec.json.Decoder(Silence).decode
 _RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -74,6 +87,7 @@ class Engine:
         self.sender = sender or Sender(timeout_s=self.cfg.timeout_s, console=console)
         self.outbox = Outbox(redis, self.cfg, sender=self.sender, consumer=consumer, now=self.now, workers=workers)
         self._claim = redis.register_script(_CLAIM)
+        self._store_group = redis.register_script(_STORE_GROUP)
         self._tick_cache: dict[str, Any] = {}
 
     def now(self) -> datetime:
@@ -87,47 +101,73 @@ class Engine:
         raw = self.redis.get(keys.alert(fp))
         return decode_alert(raw) if raw else None
 
-    def apply(self, fp: str, fn: Callable[[Alert | None], Change]) -> Change:
-        """Run ``fn`` on the stored alert inside an optimistic transaction and store what it returns."""
-        key = keys.alert(fp)
+    @staticmethod
+    def _write(pipe: Any, alert: Alert) -> None:
+        fp = alert.fingerprint
+        pipe.set(keys.alert(fp), encode(alert))
+        pipe.zadd(keys.INDEX, {fp: alert.updated_at.timestamp()})
+        timer = next_timer(alert)
+        if timer is not None:
+            pipe.zadd(keys.TIMERS, {fp: timer.timestamp()})
+        else:
+            pipe.zrem(keys.TIMERS, fp)
+        if alert.state == "resolved":
+            pipe.srem(ACTIVE, fp)
+        else:
+            pipe.sadd(ACTIVE, fp)
+
+    def apply_many(self, fns: Mapping[str, Callable[[Alert | None], list[Change]]]) -> dict[str, list[Change]]:
+        """Run each ``fn`` on its stored alert, all in one optimistic transaction; store each last change."""
+        if not fns:
+            return {}
+        names = [keys.alert(fp) for fp in fns]
         with self.redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    change = fn(decode_alert(raw) if raw else None)
-                    alert = change.alert
-                    if not change.changed or alert is None:
+                    pipe.watch(*names)
+                    raws = pipe.mget(names)
+                    out = {fp: fn(decode_alert(raw) if raw else None)
+                           for (fp, fn), raw in zip(fns.items(), raws, strict=True)}
+                    final = [next((c.alert for c in reversed(chs) if c.changed and c.alert), None)
+                             for chs in out.values()]
+                    if not any(final):
                         pipe.unwatch()
-                        return change
+                        return out
                     pipe.multi()
-                    pipe.set(key, encode(alert))
-                    pipe.zadd(keys.INDEX, {fp: alert.updated_at.timestamp()})
-                    timer = next_timer(alert)
-                    if timer is not None:
-                        pipe.zadd(keys.TIMERS, {fp: timer.timestamp()})
-                    else:
-                        pipe.zrem(keys.TIMERS, fp)
-                    if alert.state == "resolved":
-                        pipe.srem(ACTIVE, fp)
-                    else:
-                        pipe.sadd(ACTIVE, fp)
+                    for alert in final:
+                        if alert is not None:
+                            self._write(pipe, alert)
                     pipe.execute()
-                    return change
+                    return out
                 except redis_lib.WatchError:
                     continue
 
+    def apply(self, fp: str, fn: Callable[[Alert | None], Change]) -> Change:
+        """Run ``fn`` on the stored alert inside an optimistic transaction and store what it returns."""
+        return self.apply_many({fp: lambda a: [fn(a)]})[fp][0]
+
     def handle(self, anomalies: Iterable[Anomaly]) -> list[Change]:
-        """Fold anomalies into alerts and let the groups know what changed."""
-        out = []
-        for anomaly in anomalies:
-            now = self.now()
-            change = self.apply(anomaly.fingerprint, lambda old, a=anomaly, t=now: self._observe(old, a, t))
-            if change.changed:
-                log.debug("alert %s: %s", anomaly.fingerprint, change.kind)
-                self._after(change, now)
-            out.append(change)
-        return out
+        """Fold a batch of anomalies into their alerts (one transaction) and tell the groups what changed."""
+        now = self.now()
+        by_fp: dict[str, list[Anomaly]] = {}
+        for a in anomalies:
+            by_fp.setdefault(a.fingerprint, []).append(a)
+
+        def fold(items: list[Anomaly]) -> Callable[[Alert | None], list[Change]]:
+            def fn(old: Alert | None) -> list[Change]:
+                out, cur = [], old
+                for a in items:
+                    change = self._observe(cur, a, now)
+                    out.append(change)
+                    if change.changed:
+                        cur = change.alert
+                return out
+            return fn
+
+        results = self.apply_many({fp: fold(items) for fp, items in by_fp.items()})
+        changes = [c for chs in results.values() for c in chs]
+        self._after_all(changes, now)
+        return changes
 
     def _observe(self, old: Alert | None, anomaly: Anomaly, now: datetime) -> Change:
         change = observe(old, anomaly, now, self.policy)
@@ -140,21 +180,29 @@ class Engine:
                 change.alert.escalation_level = immediate_levels(policy)
         return change
 
-    def _after(self, change: Change, now: datetime) -> None:
-        alert = change.alert
-        assert alert is not None
-        if change.notify:
-            self._route(alert, now)
-        fp = alert.fingerprint
-        if change.kind in ("firing", "flapping", "ack_lapsed"):
-            self._schedule_escalation(alert, now, lapsed=change.kind == "ack_lapsed")
-        elif change.kind in ("resolved", "dropped", "acknowledged"):
-            self.redis.zrem(keys.ESCALATIONS, fp)
-        if change.kind == "resolved":
-            self._expire_silences_of(alert, now)
+    def _after_all(self, changes: Sequence[Change], now: datetime) -> None:
+        """Route what must be notified, (re)schedule or stop escalation: one pipeline."""
+        pipe = self.redis.pipeline(transaction=True)
+        resolved = []
+        for change in changes:
+            alert = change.alert
+            if not change.changed or alert is None:
+                continue
+            log.debug("alert %s: %s", alert.fingerprint, change.kind)
+            if change.notify:
+                self._route(pipe, alert, now)
+            if change.kind in ("firing", "flapping", "ack_lapsed"):
+                self._schedule_escalation(pipe, alert, now, lapsed=change.kind == "ack_lapsed")
+            elif change.kind in ("resolved", "dropped", "acknowledged"):
+                pipe.zrem(keys.ESCALATIONS, alert.fingerprint)
+            if change.kind == "resolved":
+                resolved.append(alert)
+        if len(pipe):
+            pipe.execute()
+        if resolved:
+            self._expire_silences_of(resolved, now)
 
-    def _route(self, alert: Alert, now: datetime) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+    def _route(self, pipe: Any, alert: Alert, now: datetime) -> None:
         for m in self.tree.match(alert.labels):
             gk = m.group_key(alert.labels)
             state = GroupState(key=gk, receiver=m.receiver, route=m.path, labels=m.group_labels(alert.labels),
@@ -163,7 +211,6 @@ class Engine:
             pipe.sadd(keys.group_members(gk), alert.fingerprint)
             pipe.set(keys.group(gk), encode(state), nx=True)
             pipe.zadd(keys.GROUPS, {gk: now.timestamp() + m.timing.group_wait_s}, nx=True)
-        pipe.execute()
 
     # --- the periodic work ---------------------------------------------------------
     def tick(self, *, wait: bool = True) -> dict[str, int]:
@@ -175,11 +222,10 @@ class Engine:
 
     def next_due(self) -> float | None:
         """Epoch seconds of the earliest scheduled work (None: nothing scheduled)."""
-        times = []
+        pipe = self.redis.pipeline(transaction=False)
         for key in (keys.TIMERS, keys.ESCALATIONS, keys.GROUPS, keys.OUTBOX_DUE):
-            got = self.redis.zrange(key, 0, 0, withscores=True)
-            if got:
-                times.append(got[0][1])
+            pipe.zrange(key, 0, 0, withscores=True)
+        times = [got[0][1] for got in pipe.execute() if got]
         return min(times) if times else None
 
     def _due_ids(self, key: str, now: datetime, limit: int = 200, *, claim: bool = True) -> list[str]:
@@ -191,17 +237,23 @@ class Engine:
     def _run_timers(self) -> int:
         now = self.now()
         fps = self._due_ids(keys.TIMERS, now, claim=False)
-        for fp in fps:
-            change = self.apply(fp, lambda a, t=now: due(a, t, self.policy) if a else Change(None, "ignored"))
+        if not fps:
+            return 0
+        results = self.apply_many({fp: lambda a: [due(a, now, self.policy) if a else Change(None, "ignored")]
+                                   for fp in fps})
+        changes = [chs[0] for chs in results.values()]
+        pipe = self.redis.pipeline(transaction=False)
+        for fp, change in zip(results, changes, strict=True):
             if change.changed:
                 log.info("alert %s: %s (timer)", fp, change.kind)
-                self._after(change, now)
+                continue
+            timer = next_timer(change.alert) if change.alert else None
+            if timer is None or timer <= now:
+                pipe.zrem(keys.TIMERS, fp)
             else:
-                timer = next_timer(change.alert) if change.alert else None
-                if timer is None or timer <= now:
-                    self.redis.zrem(keys.TIMERS, fp)
-                else:
-                    self.redis.zadd(keys.TIMERS, {fp: timer.timestamp()})
+                pipe.zadd(keys.TIMERS, {fp: timer.timestamp()})
+        pipe.execute()
+        self._after_all(changes, now)
         return len(fps)
 
     # --- escalation ----------------------------------------------------------------
@@ -211,14 +263,14 @@ class Engine:
                 return self.cfg.escalation_policies[m.escalation]
         return None
 
-    def _schedule_escalation(self, alert: Alert, now: datetime, *, lapsed: bool = False) -> None:
+    def _schedule_escalation(self, pipe: Any, alert: Alert, now: datetime, *, lapsed: bool = False) -> None:
         policy = self._policy_of(alert)
         if policy is None:
             return
         delay = 0.0 if lapsed else next_delay(policy.levels, alert.escalation_level)
         if delay is None or alert.escalation_level >= len(policy.levels):
             return
-        self.redis.zadd(keys.ESCALATIONS, {alert.fingerprint: now.timestamp() + delay})
+        pipe.zadd(keys.ESCALATIONS, {alert.fingerprint: now.timestamp() + delay})
 
     def _run_escalations(self) -> int:
         now = self.now()
@@ -267,25 +319,42 @@ class Engine:
 
     # --- groups --------------------------------------------------------------------
     def _flush_groups(self) -> int:
+        """Flush every due group: a handful of round trips for all of them together."""
         now = self.now()
-        gks = self._due_ids(keys.GROUPS, now, limit=100)
+        gks = self._due_ids(keys.GROUPS, now, limit=500)
+        if not gks:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
         for gk in gks:
-            self._flush(gk, now)
+            pipe.get(keys.group(gk))
+            pipe.smembers(keys.group_members(gk))
+        got = pipe.execute()
+        metas = got[0::2]
+        members = [sorted(_str(x) for x in m) for m in got[1::2]]
+        fps = sorted({fp for m in members for fp in m})
+        raws = self.redis.mget([keys.alert(fp) for fp in fps]) if fps else []
+        by_fp = {fp: decode_alert(r) for fp, r in zip(fps, raws, strict=True) if r}
+        marks: dict[str, tuple[list[str], str | None]] = {}
+        out = self.redis.pipeline(transaction=False)
+        for gk, raw, group_fps in zip(gks, metas, members, strict=True):
+            if raw is None:
+                out.zrem(keys.GROUPS, gk)
+                continue
+            self._flush(out, _decode_group(raw), group_fps, by_fp, now, marks)
+        out.execute()
+        if marks:
+            self.apply_many({fp: lambda old, m=m: [self._mark(old, *m)] for fp, m in marks.items()})
         return len(gks)
 
-    def _flush(self, gk: str, now: datetime) -> None:
-        raw = self.redis.get(keys.group(gk))
-        if raw is None:
-            self.redis.zrem(keys.GROUPS, gk)
-            return
-        group = _decode_group(raw)
-        fps = sorted(_str(x) for x in self.redis.smembers(keys.group_members(gk)))
-        raws = self.redis.mget([keys.alert(fp) for fp in fps]) if fps else []
-        alerts = [decode_alert(r) for r in raws if r]
-        muted, quiet_end = self._mute(alerts, group.receiver, now)
+    def _flush(self, pipe: Any, group: GroupState, fps: list[str], by_fp: dict[str, Alert], now: datetime,
+               marks: dict[str, tuple[list[str], str | None]]) -> None:
+        gk = group.key
+        alerts = [by_fp[fp] for fp in fps if fp in by_fp]
+        muted, quiet_end = self._mute(alerts, group.receiver, now, marks)
         decision = decide(group, alerts, muted, now, send_resolved=self.cfg.send_resolved)
-        log.info("group %s: %s (%d firing, %d resolved, %d muted)", gk, decision.reason, len(decision.firing),
-                 len(decision.resolved), len(muted))
+        log.log(logging.INFO if decision.send else logging.DEBUG,
+                "group %s: %s (%d firing, %d resolved, %d muted)", gk, decision.reason, len(decision.firing),
+                len(decision.resolved), len(muted))
         if decision.send:
             mentions = list(self.receivers[group.receiver].mention)
             if group.escalation and decision.firing:
@@ -301,38 +370,18 @@ class Engine:
                                 title=f"{decision.reason}: {head.anomaly.kpi} {head.anomaly.team}/{head.anomaly.channel}",
                                 ctx=ctx, lang=self.receivers[group.receiver].language, severity=severity,
                                 reason=decision.reason, group_key=gk,
-                                fingerprints=[a.fingerprint for a in (*decision.firing, *decision.resolved)], now=now)
+                                fingerprints=[a.fingerprint for a in (*decision.firing, *decision.resolved)], now=now,
+                                pipe=pipe)
         gone = after_send(group, decision, alerts, now)
-        gone += [fp for fp, r in zip(fps, raws, strict=True) if r is None]
-        self._store_group(group, gone, now, quiet_end)
-
-    def _store_group(self, group: GroupState, gone: Sequence[str], now: datetime, quiet_end: datetime | None) -> None:
-        gk = group.key
-        members = keys.group_members(gk)
-        interval = max(group.group_interval_s, 0.5)
-        due = now.timestamp() + interval
+        gone += [fp for fp in fps if fp not in by_fp]
+        due = now.timestamp() + max(group.group_interval_s, 0.5)
         if quiet_end is not None:
             due = min(due, quiet_end.timestamp() + 0.001)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(members)
-                    left = pipe.scard(members) - len(set(gone) & {_str(x) for x in pipe.smembers(members)})
-                    pipe.multi()
-                    if gone:
-                        pipe.srem(members, *gone)
-                    if left <= 0:
-                        pipe.delete(keys.group(gk), members)
-                        pipe.zrem(keys.GROUPS, gk)
-                    else:
-                        pipe.set(keys.group(gk), encode(group))
-                        pipe.zadd(keys.GROUPS, {gk: due})
-                    pipe.execute()
-                    return
-                except redis_lib.WatchError:
-                    continue
+        self._store_group(keys=[keys.group_members(gk), keys.group(gk), keys.GROUPS],
+                          args=[gk, encode(group), due, *gone], client=pipe)
 
-    def _mute(self, alerts: Sequence[Alert], receiver: str, now: datetime) -> tuple[set[str], datetime | None]:
+    def _mute(self, alerts: Sequence[Alert], receiver: str, now: datetime,
+              marks: dict[str, tuple[list[str], str | None]]) -> tuple[set[str], datetime | None]:
         """Fingerprints held back by silences, inhibition or quiet hours (criticals pass quiet hours)."""
         muted: set[str] = set()
         quiet_end = quiet_until(self.receivers[receiver].quiet_hours, now, self.tz)
@@ -340,12 +389,16 @@ class Engine:
             if a.state == "resolved":
                 continue
             sil = self._silences_for(a.labels, now)
-            inh = inhibited_by(self.cfg.inhibit_rules, a, self._active_alerts()) if self.cfg.inhibit_rules else None
+            inh = self._inhibitor(a)
             if sil or inh or (quiet_end is not None and a.anomaly.severity != "critical"):
                 muted.add(a.fingerprint)
             if sil != a.silenced_by or inh != a.inhibited_by:
-                self.apply(a.fingerprint, lambda old, s=sil, i=inh: self._mark(old, s, i))
+                marks[a.fingerprint] = (sil, inh)
         return muted, quiet_end
+
+    def _inhibitor(self, alert: Alert) -> str | None:
+        rules = [r for r in self.cfg.inhibit_rules if matches_all(parse_all(r.target), alert.labels)]
+        return inhibited_by(rules, alert, self._active_alerts()) if rules else None
 
     @staticmethod
     def _mark(old: Alert | None, sil: list[str], inh: str | None) -> Change:
@@ -368,12 +421,14 @@ class Engine:
     def _silences_for(self, labels: dict[str, str], now: datetime) -> list[str]:
         return silenced_by(self._silences(), labels, now)
 
-    def _expire_silences_of(self, alert: Alert, now: datetime) -> None:
+    def _expire_silences_of(self, alerts: Sequence[Alert], now: datetime) -> None:
         for s in [_decode_silence(v) for v in self.redis.hvals(keys.SILENCES)]:
-            if s.expire_when_resolved and s.active(now) and s.matches(alert.labels):
-                s.expired_at = now
-                self.redis.hset(keys.SILENCES, s.id, encode(s))
-                log.info("silence %s expired: %s resolved", s.id, alert.fingerprint)
+            for alert in alerts:
+                if s.expire_when_resolved and s.active(now) and s.matches(alert.labels):
+                    s.expired_at = now
+                    self.redis.hset(keys.SILENCES, s.id, encode(s))
+                    log.info("silence %s expired: %s resolved", s.id, alert.fingerprint)
+                    break
 
     def _ctx(self, reason: str, firing: Sequence[Alert], resolved: Sequence[Alert], receiver: str, now: datetime,
              *, mentions: Sequence[str] = (), escalation: dict[str, str] | None = None) -> dict[str, Any]:
@@ -393,8 +448,7 @@ class Engine:
         now = self.now()
         change = self.apply(fp, lambda a: acknowledge(a, by, now, self.policy, comment=comment, timeout_s=timeout_s)
                             if a else Change(None, "ignored"))
-        if change.changed:
-            self._after(change, now)
+        self._after_all([change], now)
         return change
 
     def next_wake(self, default: float) -> float:
@@ -405,5 +459,3 @@ class Engine:
         return max(0.0, min(default, nxt - self.now().timestamp()))
 
 
-def as_timedelta(seconds: float) -> timedelta:
-    return timedelta(seconds=seconds)

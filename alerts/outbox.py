@@ -130,6 +130,7 @@ class Outbox:
         self._targets: dict[tuple[str, int], Target] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqm-send") if workers else None
         self._inflight: set[Future[None]] = set()
+        self._records = 0
 
     def close(self) -> None:
         if self._pool is not None:
@@ -144,14 +145,21 @@ class Outbox:
     # --- writing -------------------------------------------------------------------
     def enqueue(self, receiver: str, *, kind: str, id_parts: Sequence[str], title: str, ctx: dict[str, Any],
                 lang: str, severity: str = "warning", reason: str = "", group_key: str = "",
-                fingerprints: Sequence[str] = (), now: datetime, failover_of: str | None = None) -> list[str]:
-        """Store one notification per URL of the receiver; ids derive from ``id_parts`` so a repeat is a no-op."""
+                fingerprints: Sequence[str] = (), now: datetime, failover_of: str | None = None,
+                pipe: Any = None) -> list[str]:
+        """Store one notification per URL of the receiver; ids derive from ``id_parts`` so a repeat is a no-op.
+
+        A replayed step finds its notification already stored (HSETNX keeps the first); if that one was
+        delivered already, ``process`` drops the id again instead of sending. With ``pipe`` the commands
+        join the caller's pipeline.
+        """
         rec = self.receivers.get(receiver)
         if rec is None:
             log.error("notification to unknown receiver %r dropped", receiver)
             return []
         ids = []
-        pipe = self.redis.pipeline(transaction=False)
+        own = pipe is None
+        pipe = self.redis.pipeline(transaction=False) if own else pipe
         for i, _ in enumerate(urls_of(rec)):
             t = self.target(receiver, i)
             nid = keys.short_hash(*id_parts, receiver, str(i), size=20)
@@ -161,15 +169,9 @@ class Outbox:
             pipe.hsetnx(keys.OUTBOX, nid, encode(n))
             pipe.zadd(keys.OUTBOX_DUE, {nid: now.timestamp()}, nx=True)
             ids.append(nid)
-        results = pipe.execute()
-        for nid, fresh in zip(ids, results[::2], strict=True):
-            if not fresh and self._finished(nid):  # already enqueued and sent (a replay): do not requeue
-                self.redis.zrem(keys.OUTBOX_DUE, nid)
+        if own:
+            pipe.execute()
         return ids
-
-    def _finished(self, nid: str) -> bool:
-        raw = self.redis.hget(keys.OUTBOX, nid)
-        return raw is not None and _decode(raw).status != "pending"
 
     def get(self, nid: str) -> Notification | None:
         raw = self.redis.hget(keys.OUTBOX, nid)
@@ -296,7 +298,9 @@ class Outbox:
         pipe.execute()
         if to_failover is not None:
             self._fail_over(to_failover, now)
-        self._trim(now)
+        self._records += 1
+        if self._records % 200 == 0:
+            self._trim(now)
 
     def _should_fail_over(self, n: Notification, result: Delivery) -> bool:
         rec = self.receivers.get(n.receiver)
