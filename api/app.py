@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
+from api.limits import RateLimitMiddleware, TokenBucket
 from api.live import Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
 from api.routes import acklink, alerts, config, events, health, kpis, live, wallboard, webhooks
@@ -75,6 +76,9 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     app.state.metrics = metrics
     app.state.broadcaster = broadcaster
 
+    if settings.api.rate_limit_per_s > 0:
+        bucket = TokenBucket(settings.api.rate_limit_per_s, settings.api.rate_limit_burst)
+        app.add_middleware(RateLimitMiddleware, bucket=bucket, metrics=metrics)
     app.add_middleware(ObservingMiddleware, metrics=metrics)
     for router in (health.router, events.router, kpis.router, config.router, live.router, alerts.router,
                    alerts.silences, alerts.deliveries, webhooks.router, acklink.make_router(settings), wallboard.router):

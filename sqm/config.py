@@ -368,8 +368,8 @@ class ApiSettings(_Section):
     warn_margin: float = Field(
         0.2, ge=0, le=1, description="amber when a KPI meets its target with less than this share of the room to spare"
     )
-    rate_limit_per_s: float = Field(50.0, ge=0, description="requests per second per key or client address (0: off)")
-    rate_limit_burst: int = Field(200, ge=1)
+    rate_limit_per_s: float = Field(200.0, ge=0, description="requests per second per key or client address (0: off)")
+    rate_limit_burst: int = Field(1000, ge=1, description="requests a caller may make at once above the rate")
     sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on /v1/live")
     webhooks: list[WebhookSource] = Field(default_factory=list, description="helpdesks that post webhooks")
 

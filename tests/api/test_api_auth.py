@@ -121,3 +121,14 @@ def test_security_headers(client):
     assert r.headers["content-security-policy"].startswith("default-src 'self'")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_rate_limit_per_caller_with_retry_after(make_client):
+    c = make_client(keys=True, rate_limit_per_s=0.5, rate_limit_burst=3)
+    codes = [c.get("/v1/kpis", headers=auth("viewer")).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = c.get("/v1/kpis", headers=auth("viewer"))
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert c.get("/v1/kpis", headers=auth("supervisor")).status_code == 200  # another caller, another bucket
+    assert c.get("/healthz").status_code == 200  # health checks are never limited
+    assert "sqm_api_rate_limited_total 2.0" in c.get("/metrics", headers=auth("admin")).text

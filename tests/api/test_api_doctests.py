@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["api.security", "api.compare", "api.redact", "api.routes.config"]
+MODULES = ["api.security", "api.compare", "api.redact", "api.routes.config", "api.webhooks", "api.limits"]
 
 
 @pytest.mark.parametrize("name", MODULES)
