@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sqm.models import EventType
+
 GAMMA = 1.6
 """On-time agent wait = target * u**GAMMA (median ~0.33 x target)."""
 LATE_TAIL = 0.6
@@ -42,7 +44,7 @@ EVENT_DTYPE = np.dtype([("t", "f8"), ("seq", "i8"), ("kind", "i1"), ("cell", "i2
 # kinds
 CREATED, FR_AGENT, FR_BOT, ABANDONED, TRANSFERRED, RESOLVED_FC, RESOLVED_NOT, REOPENED = range(8)
 CSAT, NPS, C_OPEN_GENERAL, C_OPEN_MAJOR, C_RESPONDED, C_RESOLVED, F_RECEIVED, F_CLOSED = range(8, 16)
-TYPES = (
+TYPES: tuple[EventType, ...] = (
     "contact.created", "contact.first_response", "contact.first_response", "contact.abandoned",
     "contact.transferred", "contact.resolved", "contact.resolved", "contact.reopened", "survey.csat", "survey.nps",
     "complaint.opened", "complaint.opened", "complaint.responded", "complaint.resolved", "feedback.received",

@@ -39,6 +39,7 @@ window's KPI estimates them directly:
 from __future__ import annotations
 
 import math
+import random
 import re
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -181,6 +182,7 @@ class Simulator:
       regions 1, 0.7, 0.5, ... in settings order).
     - ``holidays``: local dates with ``HOLIDAY_FACTOR`` volume.
     - ``durations``: also send ``wait_s``/``response_s`` (the dataflow can derive them).
+    - ``volume_noise``: sigma of the log-normal day and hour factors on arrivals (0: none).
 
     ``events`` may be called again with a later ``until``: it continues the same
     stream, so ``events(t1)`` then ``events(t2)`` equals ``events(t2)``.
@@ -201,6 +203,7 @@ class Simulator:
         tz: tzinfo | None = None,
         durations: bool = False,
         id_prefix: str | None = None,
+        volume_noise: float = 0.05,
     ) -> None:
         if start.tzinfo is None:
             msg = f"start must be timezone-aware, got {start!r}"
@@ -211,6 +214,11 @@ class Simulator:
         self.tz: tzinfo = tz or start.tzinfo  # type: ignore[assignment]
         self.holidays = frozenset(holidays)
         self.durations = durations
+        if not 0 <= volume_noise <= 1:
+            msg = f"volume_noise must be between 0 and 1, got {volume_noise}"
+            raise ValueError(msg)
+        self.volume_noise = volume_noise
+        self._noise_cache: dict[tuple[str, int], float] = {}
         self.teams = [t.name for t in settings.teams]
         self.channels = [c.name for c in settings.channels]
         self.regions = list(settings.regions) or ["default"]
@@ -302,15 +310,35 @@ class Simulator:
 
     # --- ground truth -------------------------------------------------------------------
     def rhythm(self, at: datetime | float) -> float:
-        """The arrival-rate factor (daily x weekly x holiday) at a time; mean 1 over a weekday."""
+        """The arrival-rate factor at a time: daily profile x weekday (or holiday) x noise.
+
+        Mean 1 over a weekday without noise. The noise (``volume_noise``) is a
+        log-normal factor per local day and one per hour (linear in between),
+        drawn from the seed: the same at every call, part of the ground truth.
+        """
         ts = at.timestamp() if isinstance(at, datetime) else at
         local = datetime.fromtimestamp(ts, self.tz)
-        hour = local.hour + local.minute / 60 + local.second / 3600 - 0.5
-        lo = math.floor(hour)
-        frac = hour - lo
-        day_f = DAILY_PROFILE[lo % 24] * (1 - frac) + DAILY_PROFILE[(lo + 1) % 24] * frac
+        off = local.utcoffset()
+        hpos = (ts + (off.total_seconds() if off is not None else 0.0)) / 3600 - 0.5
+        h = math.floor(hpos)
+        frac = hpos - h
+        day_f = DAILY_PROFILE[h % 24] * (1 - frac) + DAILY_PROFILE[(h + 1) % 24] * frac
         week_f = HOLIDAY_FACTOR if local.date() in self.holidays else WEEKLY_PROFILE[local.weekday()]
-        return day_f * week_f
+        if self.volume_noise <= 0:
+            return day_f * week_f
+        noise = self._noise("h", h) * (1 - frac) + self._noise("h", h + 1) * frac
+        return day_f * week_f * noise * self._noise("d", local.toordinal())
+
+    def _noise(self, kind: str, key: int) -> float:
+        """A mean-1 log-normal factor, a pure function of (seed, kind, key)."""
+        hit = self._noise_cache.get((kind, key))
+        if hit is None:
+            if len(self._noise_cache) > 100_000:
+                self._noise_cache.clear()
+            sigma = self.volume_noise
+            z = random.Random(f"{self.seed}|{kind}|{key}").gauss(0.0, 1.0)
+            hit = self._noise_cache[(kind, key)] = math.exp(sigma * z - sigma * sigma / 2)
+        return hit
 
     def params(self, at: datetime, team: str, channel: str, region: str | None = None) -> Params:
         """The true ``Params`` of a cell for contacts created at ``at`` (incidents applied)."""

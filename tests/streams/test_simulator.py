@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -210,7 +211,7 @@ def test_complaints_mostly_answered_within_their_grade_target(
 
 
 def test_daily_and_weekly_rhythm(week: tuple[Simulator, list[ServiceEvent]]) -> None:
-    _, events = week
+    sim, events = week
     per_hour: Counter[tuple[int, int]] = Counter()
     for e in events:
         if e.type == "contact.created":
@@ -223,8 +224,25 @@ def test_daily_and_weekly_rhythm(week: tuple[Simulator, list[ServiceEvent]]) -> 
     fri = sum(v for (d, _), v in per_hour.items() if d == friday)
     sat = sum(v for (d, _), v in per_hour.items() if d == saturday)
     assert 0.55 < sat / fri < 0.8
-    # total volume matches the configured mean contacts/hour x the weekday factor
-    assert fri == pytest.approx((720 + 480 + 360 + 240) * 24 * 0.97, rel=0.03)
+    # the day's volume is the integral of the configured rate x the rhythm (noise included)
+    day = MONDAY + timedelta(days=4)
+    expected = sum((720 + 480 + 360 + 240) / 60 * sim.rhythm(day + timedelta(minutes=m, seconds=30)) for m in range(1440))
+    assert fri == pytest.approx(expected, rel=0.02)
+    assert expected == pytest.approx((720 + 480 + 360 + 240) * 24 * 0.97, rel=0.2)  # x the weekday factor, +- noise
+
+
+def test_volume_noise_is_seeded_and_only_on_volume(settings: Settings) -> None:
+    at = [MONDAY + timedelta(hours=h, minutes=17) for h in range(0, 72, 5)]
+    quiet = Simulator(settings, seed=1, start=MONDAY, volume_noise=0)
+    a = Simulator(settings, seed=1, start=MONDAY)
+    b = Simulator(settings, seed=2, start=MONDAY)
+    ratios = [a.rhythm(t) / quiet.rhythm(t) for t in at]
+    assert ratios == [Simulator(settings, seed=1, start=MONDAY + timedelta(days=1)).rhythm(t) / quiet.rhythm(t) for t in at]
+    assert 0.01 < statistics.pstdev(ratios) < 0.2
+    assert ratios != [b.rhythm(t) / quiet.rhythm(t) for t in at]
+    assert a.true_value("timeout_rate", at[3], team="billing") == pytest.approx(quiet.true_value("timeout_rate", at[3], team="billing"))
+    with pytest.raises(ValueError, match="volume_noise"):
+        Simulator(settings, seed=1, start=MONDAY, volume_noise=2)
 
 
 def test_holiday_lowers_volume(settings: Settings) -> None:
