@@ -30,6 +30,7 @@ def paced(
     max_batch: int = 1000,
     tick_s: float = 0.05,
     origin: datetime | None = None,
+    heartbeat_s: float | None = 1.0,
 ) -> Iterator[list[ServiceEvent]]:
     """Release events in batches as wall time advances: ``speed`` simulated seconds per wall second.
 
@@ -37,8 +38,10 @@ def paced(
     ``max_batch`` as fast as they are made. Simulated time ``origin`` (default:
     the first event's ts) maps to the wall time of the first event. A batch holds
     the events due by now; between batches the generator sleeps (``sleep``, at
-    least ``tick_s``) until the next event is due. ``clock``/``sleep`` are seams
-    for tests (``sqm.clock.ManualClock``).
+    least ``tick_s``) until the next event is due. While the next event is more
+    than ``heartbeat_s`` away it yields an empty batch every ``heartbeat_s``, so
+    that the caller can check for a stop request (None: never). ``clock``/``sleep``
+    are seams for tests (``sqm.clock.ManualClock``).
     """
     if not speed > 0:
         msg = f"speed must be > 0, got {speed}"
@@ -67,6 +70,10 @@ def paced(
             if batch:
                 yield batch
                 batch = []
+                now = clk.monotonic()
+            while heartbeat_s is not None and due - now > heartbeat_s:
+                sleep(heartbeat_s)
+                yield []
                 now = clk.monotonic()
             if due > now:
                 sleep(max(due - now, tick_s))

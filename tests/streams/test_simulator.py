@@ -431,7 +431,7 @@ def test_paced_releases_events_as_wall_time_advances(settings: Settings) -> None
 
     origin = MONDAY + timedelta(hours=10)
     out: list[ServiceEvent] = []
-    for batch in paced(iter(events), speed=60, clock=clock, sleep=sleep, origin=origin):
+    for batch in paced(iter(events), speed=60, clock=clock, sleep=sleep, origin=origin, heartbeat_s=None):
         assert batch
         # everything in a batch is due by now, and nothing is more than a tick late
         due = [(e.ts - origin).total_seconds() / 60 for e in batch]
@@ -445,6 +445,27 @@ def test_paced_releases_events_as_wall_time_advances(settings: Settings) -> None
     assert [e for b in fast for e in b] == events
     with pytest.raises(ValueError, match="speed"):
         next(paced(iter(events), speed=0))
+
+
+def test_paced_heartbeats_while_the_next_event_is_far(settings: Settings) -> None:
+    """At night and slow speed the next event may be minutes of wall time away: empty batches let callers stop."""
+    sim = Simulator(settings, seed=9, start=MONDAY + timedelta(hours=3), volumes={"vip": 6.0, "billing": 0.0,
+                                                                                  "tech": 0.0, "sales": 0.0})
+    events = list(sim.events(MONDAY + timedelta(hours=5)))
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        clock.advance(seconds=s)
+
+    out = list(paced(iter(events), speed=2, clock=clock, sleep=sleep, heartbeat_s=1.0, origin=MONDAY + timedelta(hours=3)))
+    assert [e for b in out for e in b] == events
+    empties = sum(not b for b in out)
+    assert empties > 100
+    assert max(slept) <= 1.0
+    last_due = (events[-1].ts - (MONDAY + timedelta(hours=3))).total_seconds() / 2  # at 2x
+    assert last_due - 1e-3 <= sum(slept) <= last_due + 0.05
 
 
 def test_write_ndjson_round_trip(settings: Settings, tmp_path) -> None:
