@@ -284,6 +284,7 @@ class AlertSettings(_Section):
     send_lease_s: float = Field(60.0, gt=0, description="how long one alerter holds a notification it is sending")
     bot_rate_per_min: int = Field(20, ge=1, description="messages per minute per WeCom/DingTalk/Feishu bot key, across processes")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one delivery")
+    retention_s: float = Field(7 * 86400.0, gt=0, description="resolved alerts are forgotten this long after their last change")
     consumer: str = Field("", description="consumer name in the anomalies group (default host-pid)")
 
     @model_validator(mode="after")
