@@ -89,6 +89,7 @@ class Engine:
         self._claim = redis.register_script(_CLAIM)
         self._store_group = redis.register_script(_STORE_GROUP)
         self._tick_cache: dict[str, Any] = {}
+        self._next_purge = 0.0
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -218,7 +219,25 @@ class Engine:
         self._tick_cache = {}
         done = {"timers": self._run_timers(), "escalations": self._run_escalations(), "groups": self._flush_groups()}
         done["sent"] = self.outbox.process(wait=wait)
+        if self.clock.monotonic() >= self._next_purge:
+            self._next_purge = self.clock.monotonic() + 60
+            done["purged"] = self.purge()
         return done
+
+    def purge(self) -> int:
+        """Forget resolved alerts not updated for ``retention_s`` (state in Redis stays bounded)."""
+        cutoff = self.now().timestamp() - self.cfg.retention_s
+        fps = [_str(x) for x in self.redis.zrangebyscore(keys.INDEX, "-inf", cutoff, start=0, num=1000)]
+        if not fps:
+            return 0
+        raws = self.redis.mget([keys.alert(fp) for fp in fps])
+        old = [fp for fp, raw in zip(fps, raws, strict=True) if raw is None or decode_alert(raw).state == "resolved"]
+        if old:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(*[keys.alert(fp) for fp in old])
+            pipe.zrem(keys.INDEX, *old)
+            pipe.execute()
+        return len(old)
 
     def next_due(self) -> float | None:
         """Epoch seconds of the earliest scheduled work (None: nothing scheduled)."""
@@ -349,6 +368,11 @@ class Engine:
     def _flush(self, pipe: Any, group: GroupState, fps: list[str], by_fp: dict[str, Alert], now: datetime,
                marks: dict[str, tuple[list[str], str | None]]) -> None:
         gk = group.key
+        if group.receiver not in self.receivers:  # the configuration changed: this route is gone
+            log.warning("group %s: receiver %r is no longer configured; group dropped", gk, group.receiver)
+            self._store_group(keys=[keys.group_members(gk), keys.group(gk), keys.GROUPS],
+                              args=[gk, encode(group), 0, *fps], client=pipe)
+            return
         alerts = [by_fp[fp] for fp in fps if fp in by_fp]
         muted, quiet_end = self._mute(alerts, group.receiver, now, marks)
         decision = decide(group, alerts, muted, now, send_resolved=self.cfg.send_resolved)
@@ -357,8 +381,8 @@ class Engine:
                 len(decision.resolved), len(muted))
         if decision.send:
             mentions = list(self.receivers[group.receiver].mention)
-            if group.escalation and decision.firing:
-                policy = self.cfg.escalation_policies[group.escalation]
+            policy = self.cfg.escalation_policies.get(group.escalation or "")
+            if policy is not None and decision.firing:
                 team = decision.firing[0].anomaly.team
                 for level in policy.levels[: immediate_levels(policy)]:
                     mentions += mention_of(on_duty(self.cfg.roster, level.role, team, now, self.tz))

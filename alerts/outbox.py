@@ -204,6 +204,17 @@ class Outbox:
             if n.status != "pending":
                 self.redis.zrem(keys.OUTBOX_DUE, nid)
                 continue
+            rec = self.receivers.get(n.receiver)
+            if rec is None or n.url_index >= len(urls_of(rec)):  # the configuration changed since it was queued
+                log.error("notification %s: receiver %r (URL #%d) is no longer configured", nid, n.receiver,
+                          n.url_index)
+                n.status = "invalid"
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.hset(keys.OUTBOX, nid, encode(n))
+                pipe.zrem(keys.OUTBOX_DUE, nid)
+                pipe.zadd(keys.OUTBOX_DONE, {nid: now.timestamp()})
+                pipe.execute()
+                continue
             by_channel[(n.receiver, n.url_index)].append(n)
         futures = []
         for batch in by_channel.values():

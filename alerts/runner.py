@@ -120,6 +120,9 @@ class Alerter:
             except redis_lib.ConnectionError as err:
                 log.warning("Redis unreachable (%s); retrying in 1 s", err)
                 stop.wait(1.0)
+            except Exception:  # keep alerting: one bad round must not stop the process
+                log.exception("alerter round failed; retrying in 1 s")
+                stop.wait(1.0)
         self.engine.outbox.wait_idle()
 
 

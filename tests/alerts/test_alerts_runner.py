@@ -67,3 +67,38 @@ def test_run_alerter_console_default_and_clean_stop(redis, redis_url):
     assert not thread.is_alive()
     lines = out.getvalue().splitlines()
     assert len(lines) == 1 and "35.0%" in lines[0] and "team=billing" in lines[0]
+
+
+def test_resolved_alerts_are_forgotten_after_retention(redis):
+    from datetime import timedelta
+
+    clock = ManualClock(T0)
+    alerter = Alerter(settings(retention_s=3600), redis, clock=clock, consumer="t1", workers=0, console=io.StringIO())
+    push(redis, anomaly(), anomaly(team="tech"), anomaly(status="resolved", at=T0 + timedelta(minutes=1)))
+    alerter.step()
+    clock.advance(hours=2)
+    assert alerter.engine.purge() == 1  # the resolved one; the firing one stays
+    assert alerter.engine.get(anomaly().fingerprint) is None
+    assert alerter.engine.get(anomaly(team="tech").fingerprint).state == "firing"
+    alerter.close()
+
+
+def test_queued_work_for_a_receiver_removed_from_the_config_does_not_stop_the_alerter(redis, http_receiver):
+    old = settings(receivers=[{"name": "gone", "urls": [json_url(http_receiver)]}], route={"receiver": "gone"})
+    clock = ManualClock(T0)
+    http_receiver.status = 503
+    first = Alerter(old, redis, clock=clock, consumer="t1", workers=0)
+    push(redis, anomaly())
+    first.step()
+    first.close()
+    out = io.StringIO()
+    second = Alerter(settings(), redis, clock=clock, consumer="t1", workers=0, console=out)  # console only now
+    clock.advance(minutes=5)
+    second.step()
+    from alerts import service
+
+    assert [n["status"] for n in service.list_notifications(redis)] == ["invalid"]
+    push(redis, anomaly(team="tech"))
+    second.step()
+    assert "35.0%" in out.getvalue()
+    second.close()
