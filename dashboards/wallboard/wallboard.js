@@ -9,6 +9,13 @@
   const TILE_KPIS = (params.get("kpis") ||
     "volume,frt_avg_s,frt_p90_s,service_level,timeout_rate,abandon_rate,csat,backlog").split(",");
   const ALL = "*";
+  // Tile labels short enough for a tile; the full names are in the tooltip.
+  const SHORT = {
+    zh: { frt_avg_s: "平均首响", frt_p50_s: "首响中位数", frt_p90_s: "首响 P90", complaint_timely_rate: "投诉及时率",
+          aht_s: "平均处理时长", fcr_rate: "一次解决率" },
+    en: { volume: "Contacts", frt_avg_s: "Response avg", frt_p50_s: "Response p50", frt_p90_s: "Response p90",
+          fcr_rate: "First-contact res.", aht_s: "Handle time", complaint_timely_rate: "Complaints in time" },
+  };
 
   const TEXT = {
     zh: {
@@ -102,7 +109,9 @@
       const tile = el("div", "tile none");
       tile.dataset.team = team;
       tile.dataset.kpi = kpi;
-      tile.appendChild(el("div", "label", LANG === "zh" ? meta.zh : meta.en));
+      const label = el("div", "label", SHORT[LANG][kpi] || (LANG === "zh" ? meta.zh : meta.en));
+      label.title = LANG === "zh" ? meta.zh : meta.en;
+      tile.appendChild(label);
       const badge = el("span", "badge", "");
       tile.firstChild.appendChild(badge);
       const value = el("div", "value", "—");
