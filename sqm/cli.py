@@ -6,6 +6,7 @@
     sqm api            the API and the wallboard (api/, dashboards/)
     sqm simulate       generate a simulated contact center's events
     sqm check-config   validate a settings file without starting anything
+    sqm notify-test    send a test message to one alert receiver
 
 Every command reads the settings once (``--config``/``SQM_CONFIG``, ``SQM_*``
 variables, ``REDIS_URL``) and passes them in. Without ``REDIS_URL`` a command that
@@ -238,6 +239,32 @@ def simulate(
         bar.update(task, completed=total, info=f"{count:,} events")
     console.print(f"[green]done[/]: {count:,} events, {begin:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"
                   + (f" → {out}" if out else " → Redis streams"))
+
+
+@app.command("notify-test")
+def notify_test(
+    receiver: Annotated[str, typer.Option("--receiver", "-r", help="Receiver name from alerts.receivers.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Send a test message to one receiver through the real delivery path and print how each channel answered."""
+    from rich.table import Table
+
+    from alerts import notify_test as send_test
+
+    settings = _settings(config)
+    try:
+        results = send_test(settings, receiver)
+    except ConfigError as err:
+        console.print(f"[bold red]configuration error:[/] {err}")
+        raise typer.Exit(2) from err
+    table = Table("receiver", "channel", "status", "code", "latency", "detail")
+    for r in results:
+        colour = "green" if r["status"] == "ok" else "red"
+        table.add_row(r["receiver"], r["channel"], f"[{colour}]{r['status']}[/]", str(r["code"] or ""),
+                      f"{r['latency_ms']:.0f} ms", r["detail"] or "")
+    Console().print(table)
+    if not results or any(r["status"] != "ok" for r in results):
+        raise typer.Exit(1)
 
 
 # --- the demo ---------------------------------------------------------------------
