@@ -12,8 +12,9 @@ The per-contact life (see ``streams/simulator.py`` for what the parameters mean)
   late contacts abandon with ``a_late``, on-time ones with ``a_on``;
 - on-time agent wait = target x u^GAMMA x frt; bot answers 1-6 s; late wait =
   target x (1 + frt x LATE_TAIL x Exp(1)); late abandon = target x (1 + 0.4 Exp(1));
-- resolution (``resolve_rate``): first contact (``f1``), transferred (``tr``) or
-  followed up; reopened (``reopen_rate``) and resolved again, not on first contact;
+- resolution in the session (``resolve_rate``): first contact (``f1``), transferred
+  (``tr``) or followed up; reopened (``reopen_rate``) and resolved again, not on
+  first contact; the rest are resolved later (hours), not on first contact;
 - surveys, complaints and feedback after the contact's last step.
 """
 
@@ -27,6 +28,8 @@ GAMMA = 1.6
 """On-time agent wait = target * u**GAMMA (median ~0.33 x target)."""
 LATE_TAIL = 0.6
 """Mean excess wait of a late answer, in answer targets (scaled by ``frt``)."""
+LATER_MEAN_S = 8 * 3600.0
+"""A contact not resolved in its session is resolved 2 h + Exp(mean 8 h) after its first response."""
 
 COLS = (
     "timeout_rate", "a_late", "a_on", "bot_share", "frt", "resolve_rate", "f1", "tr", "h_mu", "h_sigma",
@@ -71,7 +74,7 @@ def contact_events(rng: np.random.Generator, t: np.ndarray, first_number: int, c
         return np.empty(0, EVENT_DTYPE)
     p = table[rows].T  # (cols, n)
     c = COL
-    u = rng.random((32, n))
+    u = rng.random((33, n))
     z = rng.standard_normal((2, n))
     target, frt = p[c["target"]], p[c["frt"]]
     n_agents = p[c["n_agents"]]
@@ -104,14 +107,17 @@ def contact_events(rng: np.random.Generator, t: np.ndarray, first_number: int, c
     reo_t = res_t + 600 - 14400 * np.log1p(-u[11])
     handle2 = np.exp(p[c["h_mu"]] + p[c["h_sigma"]] * z[1])
     res2_t = reo_t + 120 - 1800 * np.log1p(-u[12]) + handle2
-    final = np.where(resolved, np.where(reopen, res2_t, res_t), end0)
+    # not resolved in the session: resolved later (a callback, a follow-up), not on first contact
+    later = answered & ~resolved
+    later_t = end0 + 7200 - LATER_MEAN_S * np.log1p(-u[32])
+    final = np.where(resolved, np.where(reopen, res2_t, res_t), np.where(later, later_t, end0))
 
     # --- surveys on the final resolution
-    csat_m = resolved & (u[13] < p[c["survey_rate"]])
+    csat_m = answered & (u[13] < p[c["survey_rate"]])
     good = u[14] < p[c["csat"]]
     csat_score = np.where(good, np.where(u[14] < p[c["csat"]] * 0.62, 5, 4), 1 + np.floor(3 * u[15]))
     csat_t = final + 5 - 600 * np.log1p(-u[19])
-    nps_m = resolved & (u[16] < p[c["nps_rate"]])
+    nps_m = answered & (u[16] < p[c["nps_rate"]])
     prom = u[17] < p[c["nps_promoters"]]
     det = ~prom & (u[17] < p[c["nps_promoters"]] + p[c["nps_detractors"]])
     nps_score = np.where(prom, np.where(u[18] < 0.55, 10, 9),
@@ -144,6 +150,7 @@ def contact_events(rng: np.random.Generator, t: np.ndarray, first_number: int, c
         (resolved & transfer, tr_t, 2, TRANSFERRED, to_team, fr_agent),
         (resolved & fcr, res_t, 3, RESOLVED_FC, handle, res_agent),
         (resolved & ~fcr, res_t, 3, RESOLVED_NOT, handle, res_agent),
+        (later, later_t, 3, RESOLVED_NOT, handle, res_agent),
         (reopen, reo_t, 4, REOPENED, zeros, res_agent),
         (reopen, res2_t, 5, RESOLVED_NOT, handle2, res_agent),
         (csat_m, csat_t, 6, CSAT, csat_score, fr_agent),

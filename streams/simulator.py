@@ -95,7 +95,7 @@ class Params:
     abandon_rate: float = 0.05
     fcr_rate: float = 0.87
     resolve_rate: float = 0.97
-    """Answered contacts resolved at all (the rest stay open: backlog)."""
+    """Answered contacts resolved in the session; the rest hours later (backlog meanwhile)."""
     reopen_rate: float = 0.03
     transfer_rate: float = 0.05
     bot_share: float = 0.0
@@ -466,7 +466,7 @@ class Simulator:
             p0 = info.base.timeout_rate
             a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
             a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
-            f1 = min(1.0, p.fcr_rate * (1 + p.reopen_rate))
+            f1 = _first_contact_share(p)
             sigma = 0.6
             values = {
                 "a_late": a_late, "a_on": a_on, "f1": f1, "tr": min(p.transfer_rate, 1 - f1),
@@ -609,6 +609,17 @@ class Simulator:
                          region=region, customer_tier=tiers[tier])
 
 
+def _first_contact_share(p: Params) -> float:
+    """P(first contact | resolved in the session), so that fcr_rate = FCR events / resolved events.
+
+    Per answered contact there are 1 + r*q resolved events (r = resolve_rate, q =
+    reopen_rate: a reopened contact is resolved twice, the later ones never on first
+    contact) of which r*f1 on first contact.
+    """
+    r = p.resolve_rate
+    return min(1.0, p.fcr_rate * (1 + r * p.reopen_rate) / r) if r > 0 else 0.0
+
+
 def _derived(kpi: str, p: Params, base: Params, target: float) -> tuple[float, float]:
     """(expected KPI, its denominator per contact) of a cell with effective params ``p``.
 
@@ -620,7 +631,7 @@ def _derived(kpi: str, p: Params, base: Params, target: float) -> tuple[float, f
     a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
     a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
     answered = to * (1 - a_late) + (1 - to) * (1 - a_on)
-    resolved = answered * p.resolve_rate
+    resolved_events = answered * (1 + p.resolve_rate * p.reopen_rate)
     agent_on = (1 - to) * (1 - a_on) * (1 - p.bot_share)
     if kpi == "timeout_rate":
         slow = max(0.0, 1 - frt ** (-1 / GAMMA)) if frt > 1 else 0.0
@@ -634,14 +645,14 @@ def _derived(kpi: str, p: Params, base: Params, target: float) -> tuple[float, f
         total = (to * (1 - a_late) * target * (1 + frt * LATE_TAIL)
                  + (1 - to) * (1 - a_on) * p.bot_share * 3.5 + agent_on * agent_mean)
         return (total / answered if answered > 0 else 0.0), answered
-    if kpi == "fcr_rate":
-        return p.fcr_rate, resolved * (1 + p.reopen_rate)
+    if kpi == "fcr_rate":  # = p.fcr_rate unless the share of first contacts had to be capped at 1
+        return p.resolve_rate * _first_contact_share(p) / (1 + p.resolve_rate * p.reopen_rate), resolved_events
     if kpi == "aht_s":
-        return p.handle_s, resolved * (1 + p.reopen_rate)
+        return p.handle_s, resolved_events
     if kpi == "csat":
-        return p.csat, resolved * p.survey_rate
+        return p.csat, answered * p.survey_rate
     if kpi == "nps":
-        return 100 * (p.nps_promoters - p.nps_detractors), resolved * p.nps_rate
+        return 100 * (p.nps_promoters - p.nps_detractors), answered * p.nps_rate
     name = INCIDENT_KPIS.get(kpi, kpi)
     if name in PARAM_NAMES:
         return float(getattr(p, name)), 1.0

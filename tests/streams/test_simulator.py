@@ -169,11 +169,14 @@ def test_timeout_and_abandon_shares_match_parameters_per_team_and_channel(
 def test_fcr_csat_nps_complaint_rates_match_parameters(week: tuple[Simulator, list[ServiceEvent]]) -> None:
     sim, events = week
     at = MONDAY + timedelta(days=4, hours=10)
+    # contacts of the first 30 hours: their later resolutions and surveys are in the data too
+    cutoff = (MONDAY + timedelta(days=4, hours=30)).timestamp()
+    settled = {cid for cid, c in by_contact(events).items() if c.created < cutoff}
     for team in ("billing", "tech"):
-        evs = [e for e in events if e.team == team]
+        evs = [e for e in events if e.team == team and e.contact_id in settled]
         resolved = [e for e in evs if e.type == "contact.resolved"]
         fcr = sum(bool(e.first_contact) for e in resolved) / len(resolved)
-        assert within(fcr, sim.true_value("fcr_rate", at, team=team), len(resolved), 6), (team, fcr)
+        assert within(fcr, sim.true_value("fcr_rate", at, team=team), len(resolved)), (team, fcr)
         csat = [e.score for e in evs if e.type == "survey.csat"]
         good = sum(s is not None and s >= 4 for s in csat) / len(csat)
         assert within(good, sim.true_value("csat", at, team=team), len(csat)), (team, good)
@@ -294,7 +297,7 @@ def test_timeout_incident_raises_true_rate_by_factor_in_window_only(settings: Se
                            Counter(c.channel for c in g).items()) / len(g)
             assert within(_late_share(g, settings), expected, len(g)), (team, when, t)
     ratio = _late_share(groups[("billing", "in")], settings) / _late_share(groups[("billing", "out")], settings)
-    assert 1.3 < ratio < 1.5
+    assert 1.25 < ratio < 1.55  # 1.4 +- ~3 standard errors (the per-group checks above are the precise ones)
     tech = _late_share(groups[("tech", "in")], settings) / _late_share(groups[("tech", "out")], settings)
     assert 0.85 < tech < 1.15
 
@@ -580,3 +583,34 @@ def test_a_call_abandoned_part_way_loses_nothing(settings: Settings) -> None:
         it.close()
     got.extend(e.event_id for e in sim.events(start + timedelta(hours=2)))
     assert got == whole
+
+
+def test_unresolved_contacts_are_resolved_later_and_fcr_truth_follows_a_resolution_incident(settings: Settings) -> None:
+    start = MONDAY + timedelta(hours=9)
+    incs = [Incident.parse("team=billing kpi=resolution_rate change=-50% at=+1h for=1h"),
+            Incident.parse("kpi=volume change=-100% at=+2h for=2d")]  # no contacts after 11:00: a light run
+    vols = {"billing": 2000.0, "tech": 0.0, "sales": 0.0, "vip": 0.0}
+    sim = Simulator(settings, seed=17, start=start, volumes=vols, incidents=incs)
+    contacts = by_contact(list(sim.events(start + timedelta(days=2))))
+    t0, t1 = (start + timedelta(hours=1)).timestamp(), (start + timedelta(hours=2)).timestamp()
+
+    def slow_share(group: list[Contact]) -> float:
+        """Share of answered contacts resolved more than 2 h after their first response."""
+        answered = [c for c in group if "contact.first_response" in c.types]
+        assert sum("contact.resolved" in c.types for c in answered) / len(answered) > 0.99  # all, some later
+        slow = 0
+        for c in answered:
+            fr, res = c.first("contact.first_response"), c.first("contact.resolved")
+            slow += fr is not None and res is not None and (res.ts - fr.ts).total_seconds() > 7200
+        return slow / len(answered)
+
+    inside = [c for c in contacts.values() if t0 <= c.created < t1]
+    before = [c for c in contacts.values() if c.created < t0]
+    assert slow_share(inside) > 0.45
+    assert slow_share(before) < 0.15
+    resolved = [e for c in inside for e in c.events if e.type == "contact.resolved"]
+    fcr = sum(bool(e.first_contact) for e in resolved) / len(resolved)
+    at = start + timedelta(hours=1, minutes=30)
+    expected = sim.true_value("fcr_rate", at, team="billing")
+    assert expected < 0.8 * sim.true_value("fcr_rate", start, team="billing")  # capped: fewer first-contact resolutions
+    assert within(fcr, expected, len(resolved))
