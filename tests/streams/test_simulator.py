@@ -268,7 +268,8 @@ def _late_share(contacts: list[Contact], settings: Settings) -> float:
 def test_timeout_incident_raises_true_rate_by_factor_in_window_only(settings: Settings) -> None:
     start = MONDAY + timedelta(hours=9, minutes=15)
     inc = Incident.parse("team=billing kpi=timeout_rate change=+40% at=10:00 for=45m")
-    sim = Simulator(settings, seed=21, start=start, volumes={"billing": 9000.0, "tech": 3000.0}, incidents=[inc])
+    vols = {"billing": 9000.0, "tech": 3000.0, "sales": 0.0, "vip": 0.0}
+    sim = Simulator(settings, seed=21, start=start, volumes=vols, incidents=[inc])
     (resolved,) = sim.incidents
     assert resolved.start == datetime(2026, 3, 2, 10, 0, tzinfo=CST)
     assert resolved.end == datetime(2026, 3, 2, 10, 45, tzinfo=CST)
@@ -306,7 +307,8 @@ def test_frt_and_volume_incidents(settings: Settings) -> None:
     start = MONDAY + timedelta(hours=9)
     incs = [Incident.parse("kpi=frt change=x2 at=+1h for=1h channel=phone"),
             Incident.parse("kpi=volume change=+50% at=+1h for=1h team=sales")]
-    sim = Simulator(settings, seed=8, start=start, volumes={"billing": 6000.0, "sales": 6000.0}, incidents=incs)
+    vols = {"billing": 3000.0, "sales": 3000.0, "tech": 0.0, "vip": 0.0}
+    sim = Simulator(settings, seed=8, start=start, volumes=vols, incidents=incs)
     contacts = by_contact(list(sim.events(start + timedelta(hours=3))))
     inside = start + timedelta(hours=1, minutes=30)
     t0, t1 = (start + timedelta(hours=1)).timestamp(), (start + timedelta(hours=2)).timestamp()
@@ -329,7 +331,7 @@ def test_frt_and_volume_incidents(settings: Settings) -> None:
     n_before = sum(c.team == "sales" and c.created < t0 for c in contacts.values())
     rhythm_ratio = sim.rhythm(inside) / sim.rhythm(start + timedelta(minutes=30))
     assert n_in / n_before == pytest.approx(1.5 * rhythm_ratio, rel=0.08)
-    assert sim.true_value("volume", inside, team="sales") == pytest.approx(1.5 * 6000 * sim.rhythm(inside))
+    assert sim.true_value("volume", inside, team="sales") == pytest.approx(1.5 * 3000 * sim.rhythm(inside))
 
 
 # --- the incident parser ----------------------------------------------------------------------
