@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import PublicViewerDep, SettingsDep
 from api.schemas import PublicConfig
@@ -55,6 +55,9 @@ def public_config(settings: Settings) -> PublicConfig:
 
 
 @router.get("/public", response_model=PublicConfig)
-def public(settings: SettingsDep, _: PublicViewerDep) -> PublicConfig:
+def public(request: Request, settings: SettingsDep, _: PublicViewerDep) -> PublicConfig:
     """Teams, channels (with their answer targets), regions, windows and KPI metadata with targets."""
-    return public_config(settings)
+    cached: PublicConfig | None = getattr(request.app.state, "public_config", None)
+    if cached is None:  # settings are frozen: build it once per app
+        cached = request.app.state.public_config = public_config(settings)
+    return cached
