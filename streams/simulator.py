@@ -156,6 +156,7 @@ HOLIDAY_FACTOR = 0.45
 _NAME = re.compile(r"^[^\s:*|,=]{1,64}$")
 _LATE_ABANDON = 3.0  # late contacts abandon this many times as often as the average
 _CHUNK_S = 3600.0  # arrivals are generated an hour at a time
+_BLOCK = 32_768  # contacts per vectorised call
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,9 +539,14 @@ class Simulator:
         local = np.clip(local, 0, width - 1)
         cell = np.array(cells)[group, local]
         row = np.array(rows)[group, local]
-        out = contact_events(rng, t, self._contacts + 1, cell, row, self._table)
+        # lives in blocks, to bound the memory of the per-contact draws at high volumes
+        parts = [
+            contact_events(rng, t[i : i + _BLOCK], self._contacts + 1 + i, cell[i : i + _BLOCK], row[i : i + _BLOCK],
+                           self._table)
+            for i in range(0, k, _BLOCK)
+        ]
         self._contacts += k
-        return out
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _materialise(self, ready: np.ndarray) -> Iterator[ServiceEvent]:
         """ServiceEvents from rows of ``EVENT_DTYPE`` (in order), a slice at a time."""
