@@ -109,6 +109,7 @@ class PublicConfig(_Out):
     windows: list[str]
     default_window: str
     kpis: dict[str, KpiMeta]
+    warn_margin: float = Field(description="amber band, as a share of the room between target and ideal")
     public_wallboard: bool
     timezone: str
 

@@ -48,6 +48,7 @@ def public_config(settings: Settings) -> PublicConfig:
             "windows": list(WINDOWS),
             "default_window": settings.api.wallboard_window,
             "kpis": kpis,
+            "warn_margin": settings.api.warn_margin,
             "public_wallboard": settings.api.public_wallboard,
             "timezone": settings.alerts.timezone,
         }

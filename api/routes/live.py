@@ -1,18 +1,18 @@
 """``GET /v1/live``: Server-Sent Events relaying the KPI pub/sub channel.
 
 Events: ``hello`` once (``{"window": ...}``), then ``kpis`` whose data is the JSON
-list of KpiSnapshots the dataflow just wrote (filtered to ``?window=`` when
-given). A comment line is sent every ``api.sse_ping_s`` seconds so proxies keep
+list of KpiSnapshots the dataflow just wrote (filtered to ``?window=``, ``team=``,
+``channel=``, ``region=`` when given). A comment line is sent every ``api.sse_ping_s`` seconds so proxies keep
 the connection open; the browser's EventSource reconnects by itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import PublicViewerDep, SettingsDep
@@ -25,12 +25,13 @@ _list = msgspec.json.Decoder(list[dict[str, Any]])
 _enc = msgspec.json.Encoder()
 
 
-def _only_window(data: bytes, window: str) -> bytes | None:
+def _only(data: bytes, wanted: dict[str, str]) -> bytes | None:
+    """The snapshots of ``data`` whose window and dimensions are the wanted ones (None: none left)."""
     try:
         snaps = _list.decode(data)
     except msgspec.DecodeError:
         return None
-    kept = [s for s in snaps if s.get("window") == window]
+    kept = [s for s in snaps if all(s.get(k) == v for k, v in wanted.items())]
     return _enc.encode(kept) if kept else None
 
 
@@ -40,8 +41,19 @@ def _only_window(data: bytes, window: str) -> bytes | None:
     response_model=None,
     responses={200: {"content": {"text/event-stream": {}}, "description": "a stream of `kpis` events"}},
 )
-async def live(request: Request, settings: SettingsDep, _: PublicViewerDep, window: Window | None = None) -> EventSourceResponse:
-    """Live KPI snapshots as they are written (Server-Sent Events)."""
+async def live(
+    request: Request,
+    settings: SettingsDep,
+    _: PublicViewerDep,
+    window: Window | None = None,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+) -> EventSourceResponse:
+    """Live KPI snapshots as they are written (Server-Sent Events), optionally only one window's
+    and only the given dimensions (exact values; `*` = rolled up)."""
+    wanted = {k: v for k, v in (("window", window), ("team", team), ("channel", channel), ("region", region))
+              if v is not None}
     broadcaster = request.app.state.broadcaster
     sub = broadcaster.subscribe()
 
@@ -54,8 +66,8 @@ async def live(request: Request, settings: SettingsDep, _: PublicViewerDep, wind
                     return
                 channel, data = item
                 if channel == keys.KPI_LIVE:
-                    if window is not None:
-                        data = _only_window(data, window)
+                    if wanted:
+                        data = _only(data, wanted)
                         if data is None:
                             continue
                     yield ServerSentEvent(event="kpis", data=data.decode())

@@ -1,4 +1,5 @@
-// sqm wallboard: tiles per team (and overall) coloured against the targets,
+// sqm wallboard: a row of tiles per team (or, with ?by=channel, per channel) plus the
+// whole center, coloured against the targets,
 // fed by /v1/kpis (initial state) and /v1/live (Server-Sent Events, read with
 // fetch so that an API key can travel in a header). Plain JS, no dependencies.
 "use strict";
@@ -9,6 +10,9 @@
   const TILE_KPIS = (params.get("kpis") ||
     "volume,frt_avg_s,frt_p90_s,service_level,timeout_rate,abandon_rate,csat,backlog").split(",");
   const ALL = "*";
+  const VIEW = params.get("by") === "channel" ? "channel" : "team";
+  const FOCUS = params.get("team") || ALL; // the team whose channels ?by=channel shows (* = everyone)
+  const FRT = ["frt_avg_s", "frt_p50_s", "frt_p90_s"];
   // Tile labels short enough for a tile; the full names are in the tooltip.
   const SHORT = {
     zh: { frt_avg_s: "平均首响", frt_p50_s: "首响中位数", frt_p90_s: "首响 P90", complaint_timely_rate: "投诉及时率",
@@ -24,6 +28,7 @@
       target: "目标", needKey: "需要 API 密钥：在地址后加 #key=…", noData: "暂无数据",
       windows: { "1m": "1 分钟", "5m": "5 分钟", "1h": "1 小时", "60m": "近 60 分钟" },
       alerts: "告警", baseline: "基线", acked: "已确认", severity: { critical: "严重", warning: "警告", info: "提示" },
+      byChannel: "按渠道", stale: "数据未更新",
     },
     en: {
       title: "Service quality — live", overall: "All teams", window: "Window", updated: "Updated",
@@ -31,6 +36,7 @@
       target: "Target", needKey: "An API key is needed: add #key=… to the address", noData: "No data yet",
       windows: { "1m": "1 minute", "5m": "5 minutes", "1h": "1 hour", "60m": "last 60 minutes" },
       alerts: "Alerts", baseline: "baseline", acked: "acknowledged", severity: { critical: "Critical", warning: "Warning", info: "Info" },
+      byChannel: "by channel", stale: "no new data",
     },
   }[LANG];
 
@@ -48,7 +54,8 @@
   const HEADERS = KEY ? { "X-API-Key": KEY } : {};
 
   const $ = (id) => document.getElementById(id);
-  const state = { config: null, window: null, snaps: new Map(), tiles: new Map(), teams: [], history: new Map() };
+  const state = { config: null, window: null, snaps: new Map(), tiles: new Map(), rows: [], history: new Map(),
+    lastUpdate: 0 };
   const WINDOW_S = { "1m": 60, "5m": 300, "1h": 3600, "60m": 60 };
   const SPARK_POINTS = 30;
   const SVG = "http://www.w3.org/2000/svg";
@@ -68,26 +75,50 @@
     return Math.round(v).toLocaleString(LANG === "zh" ? "zh-CN" : "en");
   }
 
-  // ok / warn / bad against the target; "none" for a KPI without one or without a value.
-  function level(kpi, v) {
+  // The target of a KPI on a row: a channel's answer target for its response times, else the standard.
+  function goal(kpi, row) {
     const meta = state.config.kpis[kpi];
-    if (!meta || meta.target === null || meta.bad === "none" || v === null || v === undefined) return "none";
-    if (meta.bad === "up") return v > meta.target ? "bad" : v > meta.warn ? "warn" : "ok";
-    return v < meta.target ? "bad" : v < meta.warn ? "warn" : "ok";
+    if (!meta || meta.bad === "none") return null;
+    if (VIEW === "channel" && row !== ALL && FRT.includes(kpi)) {
+      const ch = state.config.channels.find((c) => c.name === row);
+      if (ch) return { target: ch.answer_target_s, warn: ch.answer_target_s * (1 - state.config.warn_margin), bad: "up" };
+    }
+    return meta.target === null ? null : { target: meta.target, warn: meta.warn, bad: meta.bad };
   }
 
-  function targetText(kpi) {
-    const meta = state.config.kpis[kpi];
-    if (!meta || meta.target === null || meta.bad === "none") return "";
-    return TEXT.target + (meta.bad === "up" ? " ≤ " : " ≥ ") + fmt(kpi, meta.target);
+  // ok / warn / bad against the target; "none" for a KPI without one or without a value.
+  function level(kpi, v, row) {
+    const g = goal(kpi, row);
+    if (!g || v === null || v === undefined) return "none";
+    if (g.bad === "up") return v > g.target ? "bad" : v > g.warn ? "warn" : "ok";
+    return v < g.target ? "bad" : v < g.warn ? "warn" : "ok";
+  }
+
+  function targetText(kpi, row) {
+    const g = goal(kpi, row);
+    if (!g) return "";
+    return TEXT.target + (g.bad === "up" ? " ≤ " : " ≥ ") + fmt(kpi, g.target);
   }
 
   // --- building the board -----------------------------------------------------------
-  function teamLabel(name) {
-    if (name === ALL) return TEXT.overall;
-    const t = state.config.teams.find((x) => x.name === name);
+  function display(list, name) {
+    const t = list.find((x) => x.name === name);
     return (t && (LANG === "zh" ? t.display_zh || t.display : t.display || t.display_zh)) || name;
   }
+  const teamLabel = (name) => (name === ALL ? TEXT.overall : display(state.config.teams, name));
+  const channelLabel = (name) => (name === ALL ? TEXT.overall : display(state.config.channels, name));
+
+  // Which row a snapshot belongs to (null: not shown), its label and its dimensions.
+  function rowOf(s) {
+    if (s.window !== state.window || s.region !== ALL) return null;
+    if (VIEW === "team") return s.channel === ALL ? s.team : null;
+    return s.team === FOCUS ? s.channel : null;
+  }
+  function rowLabel(row) {
+    if (VIEW === "team") return teamLabel(row);
+    return row === ALL ? teamLabel(FOCUS) : channelLabel(row);
+  }
+  const rowDims = (row) => (VIEW === "team" ? { team: row, channel: ALL } : { team: FOCUS, channel: row });
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -96,18 +127,21 @@
     return e;
   }
 
-  function addTeamRow(team) {
-    if (state.teams.includes(team)) return;
-    state.teams.push(team);
-    const row = el("section", "team" + (team === ALL ? " overall" : ""));
-    row.dataset.team = team;
-    row.appendChild(el("h2", "team-name", teamLabel(team)));
+  function addRow(id) {
+    if (state.rows.includes(id)) return;
+    state.rows.push(id);
+    const dims = rowDims(id);
+    const row = el("section", "team" + (id === ALL ? " overall" : ""));
+    row.dataset.team = dims.team;
+    row.dataset.channel = dims.channel;
+    row.appendChild(el("h2", "team-name", rowLabel(id)));
     const tiles = el("div", "tiles");
     for (const kpi of TILE_KPIS) {
       const meta = state.config.kpis[kpi];
       if (!meta) continue;
       const tile = el("div", "tile none");
-      tile.dataset.team = team;
+      tile.dataset.team = dims.team;
+      tile.dataset.channel = dims.channel;
       tile.dataset.kpi = kpi;
       const label = el("div", "label", SHORT[LANG][kpi] || (LANG === "zh" ? meta.zh : meta.en));
       label.title = LANG === "zh" ? meta.zh : meta.en;
@@ -123,35 +157,35 @@
       tile.appendChild(spark);
       const foot = el("div", "foot");
       const n = el("span", "n", "");
-      foot.appendChild(el("span", "target", targetText(kpi)));
+      foot.appendChild(el("span", "target", targetText(kpi, id)));
       foot.appendChild(n);
       tile.appendChild(foot);
       tiles.appendChild(tile);
-      state.tiles.set(team + "|" + kpi, { tile, value, n, spark, badge });
+      state.tiles.set(id + "|" + kpi, { tile, value, n, spark, badge });
     }
     row.appendChild(tiles);
     $("board").appendChild(row);
   }
 
-  function render(snap) {
+  function render(row, snap) {
     for (const kpi of TILE_KPIS) {
-      const t = state.tiles.get(snap.team + "|" + kpi);
+      const t = state.tiles.get(row + "|" + kpi);
       if (!t) continue;
       const v = snap.kpis[kpi];
       t.value.textContent = fmt(kpi, v);
-      const lv = level(kpi, v);
+      const lv = level(kpi, v, row);
       t.tile.className = "tile " + lv + (snap.final === false ? " provisional" : "");
       t.tile.dataset.level = lv;
       t.tile.dataset.value = v === null || v === undefined ? "" : String(v);
       const n = snap.n[kpi];
       t.n.textContent = n !== undefined && kpi !== "volume" ? "n " + n : "";
-      drawSpark(t.spark, kpi, state.history.get(snap.team) || []);
+      drawSpark(t.spark, kpi, row, state.history.get(row) || []);
     }
   }
 
   // --- history sparklines -----------------------------------------------------------
-  function remember(s) {
-    const points = state.history.get(s.team) || [];
+  function remember(row, s) {
+    const points = state.history.get(row) || [];
     const t = Date.parse(s.start);
     const i = points.findIndex((p) => p.t === t);
     if (i >= 0) points[i] = { t, kpis: s.kpis };
@@ -160,16 +194,16 @@
       points.sort((a, b) => a.t - b.t);
       if (points.length > SPARK_POINTS) points.splice(0, points.length - SPARK_POINTS);
     }
-    state.history.set(s.team, points);
+    state.history.set(row, points);
   }
 
-  function drawSpark(svg, kpi, points) {
+  function drawSpark(svg, kpi, row, points) {
     const vals = points.map((p) => ({ t: p.t, v: p.kpis[kpi] })).filter((p) => p.v !== null && p.v !== undefined);
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     if (vals.length < 2) return;
-    const meta = state.config.kpis[kpi];
     let lo = Math.min(...vals.map((p) => p.v)), hi = Math.max(...vals.map((p) => p.v));
-    const target = meta && meta.target !== null && meta.bad !== "none" ? meta.target : null;
+    const g = goal(kpi, row);
+    const target = g ? g.target : null;
     if (target !== null && target >= lo - (hi - lo) && target <= hi + (hi - lo)) {
       lo = Math.min(lo, target); hi = Math.max(hi, target);
     }
@@ -190,17 +224,17 @@
     svg.appendChild(poly);
   }
 
-  async function loadHistory(team, latest) {
+  async function loadHistory(row, latest) {
     const len = (WINDOW_S[state.window] || 60) * 1000;
     const until = new Date(Date.parse(latest.start) + len);
     const since = new Date(Date.parse(latest.start) - SPARK_POINTS * len);
-    const q = new URLSearchParams({ window: state.window, team, channel: ALL, region: ALL,
+    const q = new URLSearchParams({ window: state.window, ...rowDims(row), region: ALL,
       since: since.toISOString(), until: until.toISOString(), limit: String(SPARK_POINTS) });
     try {
       const h = await getJSON("/v1/kpis/history?" + q.toString());
-      for (const p of h.points) remember(p);
-      const now = state.snaps.get(team);
-      if (now) render(now);
+      for (const p of h.points) remember(row, p);
+      const now = state.snaps.get(row);
+      if (now) render(row, now);
     } catch (err) {
       console.warn("sqm wallboard: history", err);
     }
@@ -209,16 +243,18 @@
   function apply(snaps) {
     let newest = false;
     for (const s of snaps) {
-      if (s.window !== state.window || s.channel !== ALL || s.region !== ALL) continue;
-      const prev = state.snaps.get(s.team);
+      const row = rowOf(s);
+      if (row === null) continue;
+      const prev = state.snaps.get(row);
       if (prev && Date.parse(prev.start) > Date.parse(s.start)) continue; // an older window arrived late
-      state.snaps.set(s.team, s);
-      addTeamRow(s.team);
-      remember(s);
-      render(s);
+      state.snaps.set(row, s);
+      addRow(row);
+      remember(row, s);
+      render(row, s);
       newest = true;
     }
     if (newest) {
+      state.lastUpdate = Date.now();
       $("updated").textContent = new Date().toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-GB");
       $("updated").dateTime = new Date().toISOString();
       $("message").textContent = "";
@@ -273,11 +309,14 @@
   async function connect() {
     setConn("connecting");
     try {
-      const initial = await getJSON("/v1/kpis?window=" + encodeURIComponent(state.window) + "&channel=*&region=*");
+      const q = new URLSearchParams({ window: state.window, region: ALL });
+      if (VIEW === "team") q.set("channel", ALL);
+      else q.set("team", FOCUS);
+      const initial = await getJSON("/v1/kpis?" + q.toString());
       apply(initial);
-      for (const s of initial) if (s.window === state.window && s.channel === ALL && s.region === ALL) loadHistory(s.team, s);
+      for (const s of initial) { const row = rowOf(s); if (row !== null) loadHistory(row, s); }
       pollAlerts();
-      const res = await fetch("/v1/live?window=" + encodeURIComponent(state.window), {
+      const res = await fetch("/v1/live?" + q.toString(), {
         headers: Object.assign({ Accept: "text/event-stream" }, HEADERS), cache: "no-store",
       });
       if (!res.ok) throw new Error("live: HTTP " + res.status);
@@ -320,7 +359,8 @@
     for (const a of rows.slice(0, 8)) {
       const meta = state.config.kpis[a.kpi];
       const name = meta ? (LANG === "zh" ? meta.zh : meta.en) : a.kpi;
-      const where = [a.team, a.channel, a.region].filter((d) => d !== ALL).map(teamLabel).join(" · ") || TEXT.overall;
+      const where = [teamLabel(a.team), channelLabel(a.channel), a.region]
+        .filter((d, i) => [a.team, a.channel, a.region][i] !== ALL).join(" · ") || TEXT.overall;
       const li = el("li", "alert " + a.severity + (a.state === "acknowledged" ? " acked" : ""));
       li.dataset.fingerprint = a.fingerprint;
       li.appendChild(el("strong", "sev", (TEXT.severity[a.severity] || a.severity) + " "));
@@ -329,8 +369,10 @@
       li.appendChild(el("span", "", text));
       if (a.state === "acknowledged") li.appendChild(el("span", "ack", " · " + TEXT.acked));
       list.appendChild(li);
-      const t = state.tiles.get(a.team + "|" + a.kpi);
-      if (t && a.channel === ALL && a.region === ALL) { t.badge.textContent = "▲"; t.badge.dataset.severity = a.severity; }
+      const row = a.region !== ALL ? null : VIEW === "team" ? (a.channel === ALL ? a.team : null)
+        : (a.team === FOCUS ? a.channel : null);
+      const t = row === null ? null : state.tiles.get(row + "|" + a.kpi);
+      if (t) { t.badge.textContent = "▲"; t.badge.dataset.severity = a.severity; }
     }
     box.appendChild(list);
     box.hidden = false;
@@ -338,6 +380,12 @@
 
   function tick() {
     $("clock").textContent = new Date().toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-GB");
+    // Snapshots come every minute (every window length for 5m/1h): say so when they stop coming.
+    const staleMs = 3 * Math.max(60, state.window === "60m" ? 60 : WINDOW_S[state.window] || 60) * 1000;
+    const stale = state.lastUpdate > 0 && Date.now() - state.lastUpdate > staleMs;
+    const up = $("updated");
+    up.dataset.stale = stale ? "true" : "false";
+    up.title = stale ? TEXT.stale : "";
   }
 
   async function start() {
@@ -368,9 +416,10 @@
       }
     }
     state.window = params.get("window") || state.config.default_window;
-    $("window-label").textContent = TEXT.window + " · " + (TEXT.windows[state.window] || state.window);
-    addTeamRow(ALL);
-    for (const t of state.config.teams) addTeamRow(t.name);
+    $("window-label").textContent = TEXT.window + " · " + (TEXT.windows[state.window] || state.window) +
+      (VIEW === "channel" ? " · " + TEXT.byChannel + (FOCUS !== ALL ? " · " + teamLabel(FOCUS) : "") : "");
+    addRow(ALL);
+    for (const x of VIEW === "team" ? state.config.teams : state.config.channels) addRow(x.name);
     connect();
   }
 

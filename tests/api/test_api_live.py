@@ -92,3 +92,13 @@ def test_clients_are_counted_and_released(live_server, redis):
         while app.state.broadcaster.clients and time.monotonic() < deadline:
             time.sleep(0.05)
         assert app.state.broadcaster.clients == 0
+
+
+def test_dimension_filters_keep_only_those_snapshots(live_server, redis):
+    server = live_server()
+    with server:
+        payload = msgspec.json.encode([snapshot("billing"), snapshot("billing", channel="chat"),
+                                       snapshot("*", channel="chat"), snapshot("*", channel="chat", region="east")])
+        [msg] = read_kpis(f"{server.url}/v1/live?window=1m&channel=chat&region=*", {}, redis,
+                          server.server.config.app, payload)
+        assert [(s["team"], s["channel"], s["region"]) for s in msg] == [("billing", "chat", "*"), ("*", "chat", "*")]

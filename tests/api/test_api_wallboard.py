@@ -152,3 +152,26 @@ def test_sparklines_from_history_and_the_alerts_banner(live_server, redis, brows
         expect(banner).to_contain_text("Billing · First response (avg) 3:10 (baseline 1:40)")
         expect(frt.locator(".badge")).to_have_text("▲")
         browser_page.goto("about:blank")
+
+
+def test_the_channel_view_colours_response_times_against_each_channels_answer_target(live_server, redis, browser_page):
+    put_latest(redis, snapshot("*", channel="chat", frt_p90_s=40.0), snapshot("*", channel="phone", frt_p90_s=60.0),
+               snapshot("*", channel="*", frt_p90_s=50.0), snapshot("billing", channel="chat", frt_p90_s=10.0))
+    server = live_server()
+    app = server.server.config.app
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en&by=channel")
+        chat = browser_page.locator('.tile[data-channel="chat"][data-kpi="frt_p90_s"]')
+        phone = browser_page.locator('.tile[data-channel="phone"][data-kpi="frt_p90_s"]')
+        expect(chat).to_have_class("tile bad", timeout=15_000)  # 40 s against chat's 30 s
+        expect(phone).to_have_class("tile ok")  # 60 s against phone's 120 s
+        expect(chat.locator(".target")).to_have_text("Target ≤ 30 s")
+        expect(browser_page.locator('.team[data-channel="chat"] .team-name')).to_have_text("Chat")
+        expect(browser_page.locator("#window-label")).to_contain_text("by channel")
+        publish(redis, app, snapshot("*", channel="chat", frt_p90_s=20.0), snapshot("tech", channel="chat", frt_p90_s=99.0))
+        expect(chat).to_have_class("tile ok")  # 20 s (under 24 s, the amber line)
+        expect(chat.locator(".value")).to_have_text("20 s")
+        browser_page.goto(f"{server.url}/?lang=en&by=channel&team=billing")
+        expect(browser_page.locator('.tile[data-channel="chat"][data-kpi="frt_p90_s"] .value')).to_have_text(
+            "10 s", timeout=15_000)
+        browser_page.goto("about:blank")
