@@ -185,6 +185,8 @@ class Simulator:
     - ``holidays``: local dates with ``HOLIDAY_FACTOR`` volume.
     - ``durations``: also send ``wait_s``/``response_s`` (the dataflow can derive them).
     - ``volume_noise``: sigma of the log-normal day and hour factors on arrivals (0: none).
+    - ``surge_elasticity``: a volume incident of factor v > 1 also multiplies the
+      agents' waits (``frt``) by v**surge_elasticity (same staff, more contacts; 0: off).
 
     ``events`` may be called again with a later ``until``: it continues the same
     stream, so ``events(t1)`` then ``events(t2)`` equals ``events(t2)``.
@@ -206,6 +208,7 @@ class Simulator:
         durations: bool = False,
         id_prefix: str | None = None,
         volume_noise: float = 0.05,
+        surge_elasticity: float = 1.0,
     ) -> None:
         if start.tzinfo is None:
             msg = f"start must be timezone-aware, got {start!r}"
@@ -220,6 +223,10 @@ class Simulator:
             msg = f"volume_noise must be between 0 and 1, got {volume_noise}"
             raise ValueError(msg)
         self.volume_noise = volume_noise
+        if surge_elasticity < 0:
+            msg = f"surge_elasticity must be >= 0, got {surge_elasticity}"
+            raise ValueError(msg)
+        self.surge_elasticity = surge_elasticity
         self._noise_cache: dict[tuple[str, int], float] = {}
         self.teams = [t.name for t in settings.teams]
         self.channels = [c.name for c in settings.channels]
@@ -380,14 +387,18 @@ class Simulator:
             raise ValueError(msg)
         return num / den
 
-    @staticmethod
-    def _apply(base: Params, active: Sequence[Incident]) -> Params:
+    def _apply(self, base: Params, active: Sequence[Incident]) -> Params:
+        """``base`` with the active incidents' factors (multiplied when several) and the surge effect."""
         if not active:
             return base
         changes: dict[str, float] = {}
         for inc in active:
             name = inc.parameter
             changes[name] = changes.get(name, getattr(base, name)) * inc.factor
+        surge = changes.get("volume", 1.0) / base.volume
+        if surge > 1 and self.surge_elasticity > 0:
+            # an unplanned surge meets the planned staff: agents answer more slowly
+            changes["frt"] = changes.get("frt", base.frt) * surge**self.surge_elasticity
         return replace(base, **{k: min(v, _CAPS.get(k, 1.0)) for k, v in changes.items()})
 
     def ground_truth(self) -> list[dict[str, Any]]:

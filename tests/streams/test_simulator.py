@@ -332,6 +332,15 @@ def test_frt_and_volume_incidents(settings: Settings) -> None:
     rhythm_ratio = sim.rhythm(inside) / sim.rhythm(start + timedelta(minutes=30))
     assert n_in / n_before == pytest.approx(1.5 * rhythm_ratio, rel=0.08)
     assert sim.true_value("volume", inside, team="sales") == pytest.approx(1.5 * 3000 * sim.rhythm(inside))
+    # the unplanned surge slows the sales agents (surge_elasticity=1: waits x1.5), so more time out
+    assert sim.params(inside, "sales", "chat").frt == pytest.approx(1.5)
+    assert sim.params(inside, "billing", "chat").frt == 1.0
+    surged = sim.true_value("timeout_rate", inside, team="sales", channel="chat")
+    assert surged > 1.5 * sim.true_value("timeout_rate", start, team="sales", channel="chat")
+    chat_in = [c for c in contacts.values() if c.team == "sales" and c.channel == "chat" and t0 <= c.created < t1]
+    assert within(_late_share(chat_in, settings), surged, len(chat_in))
+    calm = Simulator(settings, seed=8, start=start, volumes=vols, incidents=incs, surge_elasticity=0)
+    assert calm.params(inside, "sales", "chat").frt == 1.0
 
 
 # --- the incident parser ----------------------------------------------------------------------
