@@ -22,6 +22,10 @@ from sqm import keys
 log = logging.getLogger("sqm.api")
 
 
+FLOW_STATS = f"{keys.PREFIX}:flow:stats"
+"""The dataflow's counters (streams/sinks.py ``FLOW_STATS``)."""
+
+
 class _StreamDepths(Collector):
     def __init__(self, redis: Any, partitions: int) -> None:
         self.redis = redis
@@ -36,7 +40,8 @@ class _StreamDepths(Collector):
                 pipe.xlen(keys.events_stream(p))
             pipe.xlen(keys.DLQ)
             pipe.xlen(keys.ANOMALIES)
-            lengths = pipe.execute()
+            pipe.hgetall(FLOW_STATS)
+            *lengths, flow = pipe.execute()
         except Exception as err:  # a scrape must not fail because Redis is down: /readyz says so
             log.warning("api: /metrics could not read stream lengths: %s", err)
             return
@@ -44,8 +49,15 @@ class _StreamDepths(Collector):
             events.add_metric([str(p)], n)
         other.add_metric(["dlq"], lengths[-2])
         other.add_metric(["anomalies"], lengths[-1])
+        counters = GaugeMetricFamily("sqm_flow_counter", "the dataflow's counters (sqm:flow:stats)", labels=["name"])
+        for name, value in flow.items():
+            try:
+                counters.add_metric([name.decode() if isinstance(name, bytes) else name], float(value))
+            except ValueError:
+                continue
         yield events
         yield other
+        yield counters
 
 
 class ApiMetrics:

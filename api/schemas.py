@@ -114,6 +114,31 @@ class PublicConfig(_Out):
     timezone: str
 
 
+class WindowProgress(_Out):
+    series: int = Field(description="dimensions with a latest snapshot")
+    newest_start: datetime | None = Field(description="start of the newest overall window")
+    final: bool | None
+
+
+class Status(_Out):
+    events: list[dict[str, int]]
+    dlq_entries: int
+    anomaly_entries: int
+    flow: dict[str, float | str] = Field(description="the dataflow's counters (events, duplicate, late, invalid, ...)")
+    alerter_groups: list[dict[str, Any]]
+    windows: dict[str, WindowProgress]
+    live_clients: int
+
+
+class DeadLetter(_Out):
+    id: str
+    at: datetime
+    reason: str
+    field: str
+    source: str
+    raw: str
+
+
 class Health(_Out):
     status: Literal["ok"] = "ok"
 
