@@ -405,7 +405,8 @@ class Simulator:
         """The injected incidents as JSON-ready records, with the true KPI just before and during each.
 
         ``before``/``during`` are ``true_value(kpi)`` for the incident's team/channel/region
-        (``volume`` in contacts/hour) one second before its start and at its midpoint.
+        (``volume`` in contacts/hour) one second before its start and at its midpoint;
+        None where those cells have no arrivals.
         """
         out = []
         for inc in self.incidents:
@@ -415,10 +416,16 @@ class Simulator:
             out.append({
                 "incident": str(inc), "kpi": inc.kpi, "factor": inc.factor, **dims,
                 "start": inc.start.isoformat(), "end": inc.end.isoformat(), "true_kpi": kpi,
-                "before": self.true_value(kpi, inc.start - timedelta(seconds=1), **dims),
-                "during": self.true_value(kpi, mid, **dims),
+                "before": self._truth_or_none(kpi, inc.start - timedelta(seconds=1), dims),
+                "during": self._truth_or_none(kpi, mid, dims),
             })
         return out
+
+    def _truth_or_none(self, kpi: str, at: datetime, dims: dict[str, str | None]) -> float | None:
+        try:
+            return self.true_value(kpi, at, **dims)
+        except ValueError:  # no arrivals in those cells (a team with volume 0)
+            return None
 
     def describe(self) -> str:
         """A few lines for people: teams and volumes, channels and targets, regions, incidents."""
@@ -444,6 +451,9 @@ class Simulator:
         ``events(t1)`` then ``events(t2)`` gives the same events as ``events(t2)``,
         and so does a call abandoned part-way (``islice``, ``break``) followed by another.
         """
+        if until is not None and until.tzinfo is None:
+            msg = f"until must be timezone-aware, got {until!r}"
+            raise ValueError(msg)
         end = math.inf if until is None else until.timestamp()
         while self._emitted_until < end:
             if self._gen_until <= self._emitted_until:

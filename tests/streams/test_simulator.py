@@ -416,6 +416,11 @@ def test_bad_simulator_arguments_are_named(settings: Settings) -> None:
         Simulator(settings, seed=1, start=MONDAY, rates={"chat": {"speed": 3.0}})
     with pytest.raises(ValueError, match="out of range"):
         Simulator(settings, seed=1, start=MONDAY, rates={"billing/chat": {"timeout_rate": 1.5}})
+    with pytest.raises(ValueError, match="until must be timezone-aware"):
+        next(Simulator(settings, seed=1, start=MONDAY).events(datetime(2026, 3, 3)))  # noqa: DTZ001
+    idle = Simulator(settings, seed=1, start=MONDAY, volumes={"vip": 0.0},
+                     incidents=[Incident.parse("team=vip kpi=csat change=-10% at=+1h")])
+    assert idle.ground_truth()[0]["before"] is None  # no arrivals, no truth (and no crash)
 
 
 def test_rate_overrides_apply(settings: Settings) -> None:
