@@ -36,18 +36,55 @@ class Fact:
 
 
 class _Series:
-    """Facts sorted by time, for range scans."""
+    """Facts sorted by time, per (team, channel, region), for range scans."""
 
     def __init__(self, facts: list[Fact]) -> None:
-        self.facts = sorted(facts, key=lambda f: f.ts)
-        self.times = [f.ts for f in self.facts]
+        by_dims: dict[tuple[str, str, str], list[Fact]] = {}
+        for f in facts:
+            by_dims.setdefault(f.dims, []).append(f)
+        self.parts = {}
+        for dims, fs in by_dims.items():
+            fs.sort(key=lambda f: f.ts)
+            prefix = [0.0]
+            for f in fs:
+                prefix.append(prefix[-1] + f.value)
+            self.parts[dims] = (fs, [f.ts for f in fs], prefix)
 
     def between(self, start: float, end: float, want: tuple[str, str, str]) -> list[Fact]:
-        lo, hi = bisect_left(self.times, start), bisect_left(self.times, end)
-        return [f for f in self.facts[lo:hi] if _match(f.dims, want)]
+        out: list[Fact] = []
+        for dims, (fs, times, _) in self.parts.items():
+            if _match(dims, want):
+                out.extend(fs[bisect_left(times, start):bisect_left(times, end)])
+        return out
 
-    def before(self, end: float, want: tuple[str, str, str]) -> list[Fact]:
-        return self.between(-math.inf, end, want)
+    def sum_before(self, end: float, want: tuple[str, str, str]) -> float:
+        return sum(prefix[bisect_left(times, end)] for dims, (_, times, prefix) in self.parts.items()
+                   if _match(dims, want))
+
+
+class _Spans:
+    """Waiting spans (created c, ended tau >= c, target T) per dims, as sorted arrays for counting.
+
+    waiting at e = #{c < e} - #{tau < e};  past target at e = #{c + T < e} - #{max(c + T, tau) < e}.
+    """
+
+    def __init__(self, spans: list[tuple[float, float, float, tuple[str, str, str]]]) -> None:
+        by_dims: dict[tuple[str, str, str], list[tuple[float, float, float]]] = {}
+        for c, tau, tgt, dims in spans:
+            by_dims.setdefault(dims, []).append((c, tau, tgt))
+        self.parts = {
+            dims: (sorted(c for c, _, _ in xs), sorted(tau for _, tau, _ in xs), sorted(c + t for c, _, t in xs),
+                   sorted(max(c + t, tau) for c, tau, t in xs))
+            for dims, xs in by_dims.items()
+        }
+
+    def at(self, e: float, want: tuple[str, str, str]) -> tuple[int, int]:
+        waiting = over = 0
+        for dims, (cs, taus, cts, maxes) in self.parts.items():
+            if _match(dims, want):
+                waiting += bisect_left(cs, e) - bisect_left(taus, e)
+                over += bisect_left(cts, e) - bisect_left(maxes, e)
+        return waiting, over
 
 
 def _match(dims: tuple[str, str, str], want: tuple[str, str, str]) -> bool:
@@ -149,6 +186,7 @@ class Oracle:
                     continue
             f["cpl"].append(Fact(o + deadline, dims, flag=0))
         self.series = {k: _Series(v) for k, v in f.items()}
+        self.waiting = _Spans(self.spans)
 
     def kpis(self, start: datetime, end: datetime, team: str = ALL, channel: str = ALL,
              region: str = ALL) -> tuple[dict[str, float | None], dict[str, int]]:
@@ -163,12 +201,7 @@ class Oracle:
         abandoned = len(between("abandoned"))
         frts = sorted(x.value for x in between("frt"))
         closed = between("closed")
-        waiting = over = 0
-        for c, tau, tgt, dims in self.spans:
-            if _match(dims, want) and c < e <= tau:
-                waiting += 1
-                if c + tgt < e:
-                    over += 1
+        waiting, over = self.waiting.at(e, want)
         resolved = len(between("resolved"))
         fcr = between("fcr")
         aht = between("aht")
@@ -176,7 +209,7 @@ class Oracle:
         nps = between("nps")
         complaints = len(between("complaints"))
         cpl = between("cpl")
-        backlog = max(0, int(sum(x.value for x in self.series["open_delta"].before(e, want))))
+        backlog = max(0, int(self.series["open_delta"].sum_before(e, want)))
 
         def ratio(num: float, den: float) -> float | None:
             return num / den if den else None
