@@ -35,9 +35,9 @@ def notify_test(settings: Settings, receiver_name: str, *, console: TextIO | Non
     try:
         for url in urls_of(rec):
             t = target(url)
-            msg = render(t.render_as, rec.language, "test", [], [], mentions=rec.mention,
-                         wallboard_url=base_url(settings) + settings.alerts.wallboard_path)
-            d = sender.send(t, msg.title, msg.body, msg.format, rec.mention)
+            message = render(t.render_as, rec.language, "test", [], [], mentions=rec.mention,
+                             wallboard_url=base_url(settings) + settings.alerts.wallboard_path)
+            d = sender.send(t, message.title, message.body, message.format, rec.mention)
             results.append({"receiver": rec.name, "channel": t.masked, "status": d.status, "code": d.code,
                             "detail": d.detail, "latency_ms": d.latency_ms})
     finally:

@@ -65,8 +65,8 @@ _decode_silence = msgspec.json.Decoder(Silence).decode
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-def _str(x: bytes | str) -> str:
-    return x.decode() if isinstance(x, bytes) else x
+def _str(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
 
 
 class Engine:
@@ -362,7 +362,7 @@ class Engine:
             self._flush(out, _decode_group(raw), group_fps, by_fp, now, marks)
         out.execute()
         if marks:
-            self.apply_many({fp: lambda old, m=m: [self._mark(old, *m)] for fp, m in marks.items()})
+            self.apply_many({fp: self._marker(*m) for fp, m in marks.items()})
         return len(gks)
 
     def _flush(self, pipe: Any, group: GroupState, fps: list[str], by_fp: dict[str, Alert], now: datetime,
@@ -425,10 +425,13 @@ class Engine:
         return inhibited_by(rules, alert, self._active_alerts()) if rules else None
 
     @staticmethod
-    def _mark(old: Alert | None, sil: list[str], inh: str | None) -> Change:
-        if old is None:
-            return Change(None, "ignored")
-        return Change(msgspec.structs.replace(old, silenced_by=sil, inhibited_by=inh), "muted")
+    def _marker(sil: list[str], inh: str | None) -> Callable[[Alert | None], list[Change]]:
+        """Record on the alert which silences / which alert hold it back (shown by the API)."""
+        def mark(old: Alert | None) -> list[Change]:
+            if old is None:
+                return [Change(None, "ignored")]
+            return [Change(msgspec.structs.replace(old, silenced_by=sil, inhibited_by=inh), "muted")]
+        return mark
 
     def _active_alerts(self) -> list[Alert]:
         if "active" not in self._tick_cache:

@@ -26,7 +26,7 @@ marked flapping (one "flapping" notice) and its resolutions are held
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
@@ -210,7 +210,3 @@ def acknowledge(alert: Alert, by: str, now: datetime, policy: Policy, *, comment
     new.ack_expires_at = now + timedelta(seconds=lapse) if lapse > 0 else None
     _log(new, now, "acknowledged", comment or "acknowledged", policy, by=by)
     return Change(new, "acknowledged")
-
-
-def with_policy(policy: Policy, **changes: float) -> Policy:
-    return replace(policy, **changes)
