@@ -118,7 +118,7 @@ def build_flow(
         def monitor_factory() -> Monitor:
             return build_monitor(settings)
 
-    src = source or RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms, stop=stop)
+    src = source or RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms, stop=stop, trim=s.recovery)
 
     flow = Dataflow("sqm_kpis")
     chunks = op.input("read", flow, src)  # Chunk(part, [(entry id, raw)])

@@ -10,6 +10,10 @@ retried with back-off, never raised into the flow.
 
 bytewax assigns partitions to workers, so ``sqm flow -w N`` and several
 processes (``-p``/addresses) share the streams.
+
+With ``trim`` (recovery on), each stream is trimmed behind the
+offset of the snapshot ``TRIM_LAG`` epochs back (``XTRIM MINID``): what a resumed flow can still ask
+for is never trimmed.
 """
 
 from __future__ import annotations
@@ -28,14 +32,17 @@ from streams.partition import Chunk
 log = logging.getLogger(__name__)
 
 START_ID = b"0-0"
+TRIM_LAG = 3
+"""Snapshots (epochs) an offset must be behind before the stream is trimmed up to it."""
 
 
 class RedisStreamSource(FixedPartitionedSource[Chunk, bytes]):
     """Reads ``partitions`` event streams, ``count`` entries per read."""
 
     def __init__(self, redis_url: str, partitions: int, *, count: int = 100, poll_ms: int = 200,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, trim: bool = False) -> None:
         self.redis_url = redis_url
+        self.trim = trim
         self.partitions = partitions
         self.count = count
         self.poll_ms = poll_ms
@@ -57,6 +64,7 @@ class StreamPartition(StatefulSourcePartition[Chunk, bytes]):
         self.client = connect(source.redis_url)
         self.awake: datetime | None = None
         self.backoff = 0.0
+        self.snapshots: list[bytes] = []
 
     def next_batch(self) -> list[Chunk]:
         src = self.source
@@ -82,6 +90,15 @@ class StreamPartition(StatefulSourcePartition[Chunk, bytes]):
         return self.awake
 
     def snapshot(self) -> bytes:
+        if self.source.trim:
+            self.snapshots.append(self.last_id)
+            if len(self.snapshots) > TRIM_LAG:
+                safe = self.snapshots.pop(0)
+                if safe != START_ID:
+                    try:
+                        self.client.xtrim(self.key, minid=safe, approximate=False)
+                    except redis_lib.RedisError as err:
+                        log.warning("trimming %s failed: %s", self.key, err)
         return self.last_id
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sqm.config import Settings
-from sqm.keys import kpi_history
+from sqm.keys import events_stream, kpi_history
 from sqm.models import decode_snapshot
 from streams.simulator import Simulator, write_stream
 from streams.sinks import FLOW_STATS
@@ -38,6 +38,7 @@ def test_sigkill_at_random_moments_then_resume_gives_exact_kpis(redis, redis_url
     hours = 2
     events = list(sim.events(start + timedelta(hours=hours)))
     write_stream(redis, events, settings.streams.partitions)
+    entries = sum(redis.xlen(events_stream(p)) for p in range(settings.streams.partitions))
     want_closed = (start + timedelta(hours=hours, minutes=-3)).timestamp()
     rng = random.Random(8)
     kills = 0
@@ -66,6 +67,8 @@ def test_sigkill_at_random_moments_then_resume_gives_exact_kpis(redis, redis_url
     assert st["events"] == len(events), (st, progress)  # counted once each, across all restarts
     assert st["duplicate"] == 0 and st["late"] == 0 and st["late_merge"] == 0
     assert 0 < max(progress) < len(events), f"the kills should land mid-way: {progress}"
+    left = sum(redis.xlen(events_stream(p)) for p in range(settings.streams.partitions))
+    assert left < entries, "streams are trimmed behind what recovery still needs"
     # one history member per window start, and every window equals the oracle
     series = all_series(redis)
     for sid in series:
