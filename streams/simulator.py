@@ -2,8 +2,9 @@
 
 Teams, channels and regions come from ``Settings``. Contacts arrive as a
 non-homogeneous Poisson process (rate constant within each minute) whose rate follows a
-daily rhythm (quiet nights, a morning and an afternoon peak, a lunch dip) and a
-weekly one (weekends lower; holidays optional). Each contact then lives its life:
+daily rhythm (quiet nights, a morning and an afternoon peak, a lunch dip), a
+weekly one (weekends lower; holidays optional) and a little seeded day/hour noise.
+Each contact then lives its life (vectorised in ``sim_core``):
 
     contact.created → contact.first_response (agent or bot) | contact.abandoned
       → [contact.transferred] → contact.resolved (first_contact, handle_s)
@@ -13,8 +14,9 @@ weekly one (weekends lower; holidays optional). Each contact then lives its life
 
 The probabilities are ``Params`` per (team, channel): channel defaults, times a
 team profile, overridden by ``rates``. Incidents (``sim_incidents.Incident``)
-scale one parameter for the contacts created during their interval; the resolved
-incidents and ``Simulator.true_value`` are the ground truth.
+scale one parameter for the contacts created during their interval (a volume surge
+also slows the agents: ``surge_elasticity``); the resolved incidents,
+``Simulator.true_value`` and ``Simulator.ground_truth`` are the ground truth.
 
 Parameters are defined as the KPI the dataflow measures (DESIGN.md), so that a
 window's KPI estimates them directly:
@@ -24,7 +26,7 @@ window's KPI estimates them directly:
 - ``abandon_rate``: abandoned / contacts (late contacts abandon more often, so a
   timeout incident also raises abandons a little, as in a real center);
 - ``fcr_rate``: resolved-on-first-contact / resolved events (a reopened contact
-  is resolved twice);
+  is resolved twice; one not resolved in its session is resolved hours later);
 - ``csat``: share of CSAT scores 4-5; ``complaint_rate``: complaints / contacts.
 
 >>> from datetime import datetime, timedelta, timezone
