@@ -15,7 +15,8 @@ The per-contact life (see ``streams/simulator.py`` for what the parameters mean)
 - resolution in the session (``resolve_rate``): first contact (``f1``), transferred
   (``tr``) or followed up; reopened (``reopen_rate``) and resolved again, not on
   first contact; the rest are resolved later (hours), not on first contact;
-- surveys, complaints and feedback after the contact's last step.
+- surveys, complaints and feedback after the contact's last step; a contact that
+  waited past the target gives a 4-5 CSAT score with ``csat_late``, others ``csat_on``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ LATER_MEAN_S = 8 * 3600.0
 
 COLS = (
     "timeout_rate", "a_late", "a_on", "bot_share", "frt", "resolve_rate", "f1", "tr", "h_mu", "h_sigma",
-    "reopen_rate", "survey_rate", "csat", "nps_rate", "nps_promoters", "nps_detractors", "complaint_rate",
+    "reopen_rate", "survey_rate", "csat_on", "csat_late", "nps_rate", "nps_promoters", "nps_detractors", "complaint_rate",
     "major_share", "complaint_timely_rate", "feedback_rate", "feedback_timely_rate", "target", "n_agents",
     "n_others", "vip", "complaint_general_s", "complaint_major_s", "feedback_close_s",
 )
@@ -114,8 +115,8 @@ def contact_events(rng: np.random.Generator, t: np.ndarray, first_number: int, c
 
     # --- surveys on the final resolution
     csat_m = answered & (u[13] < p[c["survey_rate"]])
-    good = u[14] < p[c["csat"]]
-    csat_score = np.where(good, np.where(u[14] < p[c["csat"]] * 0.62, 5, 4), 1 + np.floor(3 * u[15]))
+    csat_good = np.where(wait > target, p[c["csat_late"]], p[c["csat_on"]])  # a long wait costs satisfaction
+    csat_score = np.where(u[14] < csat_good, np.where(u[14] < csat_good * 0.62, 5, 4), 1 + np.floor(3 * u[15]))
     csat_t = final + 5 - 600 * np.log1p(-u[19])
     nps_m = answered & (u[16] < p[c["nps_rate"]])
     prom = u[17] < p[c["nps_promoters"]]

@@ -157,6 +157,8 @@ HOLIDAY_FACTOR = 0.45
 
 _NAME = re.compile(r"^[^\s:*|,=]{1,64}$")
 _LATE_ABANDON = 3.0  # late contacts abandon this many times as often as the average
+CSAT_LATE_PENALTY = 0.35
+"""A contact answered after the target gives a 4-5 CSAT score this much less often."""
 _CHUNK_S = 3600.0  # arrivals are generated an hour at a time
 _BLOCK = 32_768  # contacts per vectorised call
 
@@ -491,10 +493,12 @@ class Simulator:
             a_late = min(0.95, _LATE_ABANDON * p.abandon_rate)
             a_on = max(0.0, (p.abandon_rate - p0 * a_late) / (1 - p0)) if p0 < 1 else 0.0
             f1 = _first_contact_share(p)
+            csat_on, csat_late = _csat_split(p, info.base, info.target)
             sigma = 0.6
             values = {
                 "a_late": a_late, "a_on": a_on, "f1": f1, "tr": min(p.transfer_rate, 1 - f1),
                 "h_mu": math.log(max(p.handle_s, 1.0)) - sigma**2 / 2, "h_sigma": sigma,
+                "csat_on": csat_on, "csat_late": csat_late,
                 "target": info.target, "n_agents": len(self._agents[info.team]),
                 "n_others": len(self._others[info.team]), "vip": float(info.team == "vip"),
                 "complaint_general_s": self.settings.targets.complaint_response_general_s,
@@ -649,6 +653,22 @@ def _first_contact_share(p: Params) -> float:
     return min(1.0, p.fcr_rate * (1 + r * p.reopen_rate) / r) if r > 0 else 0.0
 
 
+def _csat_split(p: Params, base: Params, target: float) -> tuple[float, float]:
+    """P(CSAT 4-5) for contacts answered in time and late, averaging ``p.csat`` at the base lateness.
+
+    Late answers score ``CSAT_LATE_PENALTY`` lower; the on-time share is raised so that
+    the mean over the cell's normal mix of late and on-time answers is ``p.csat``. A
+    timeout or first-response incident makes more answers late: CSAT falls with it.
+    """
+    a_late = min(0.95, _LATE_ABANDON * base.abandon_rate)
+    a_on = max(0.0, (base.abandon_rate - base.timeout_rate * a_late) / (1 - base.timeout_rate)) if base.timeout_rate < 1 else 0.0
+    answered = base.timeout_rate * (1 - a_late) + (1 - base.timeout_rate) * (1 - a_on)
+    late0 = base.timeout_rate * (1 - a_late) / answered if answered > 0 else 0.0
+    csat_late = max(0.0, p.csat - CSAT_LATE_PENALTY)
+    csat_on = min(1.0, (p.csat - late0 * csat_late) / (1 - late0)) if late0 < 1 else csat_late
+    return csat_on, csat_late
+
+
 def _derived(kpi: str, p: Params, base: Params, target: float) -> tuple[float, float]:
     """(expected KPI, its denominator per contact) of a cell with effective params ``p``.
 
@@ -679,7 +699,10 @@ def _derived(kpi: str, p: Params, base: Params, target: float) -> tuple[float, f
     if kpi == "aht_s":
         return p.handle_s, resolved_events
     if kpi == "csat":
-        return p.csat, answered * p.survey_rate
+        slow = max(0.0, 1 - frt ** (-1 / GAMMA)) if frt > 1 else 0.0
+        late = (to * (1 - a_late) + agent_on * slow) / answered if answered > 0 else 0.0
+        csat_on, csat_late = _csat_split(p, base, target)
+        return late * csat_late + (1 - late) * csat_on, answered * p.survey_rate
     if kpi == "nps":
         return 100 * (p.nps_promoters - p.nps_detractors), answered * p.nps_rate
     name = INCIDENT_KPIS.get(kpi, kpi)

@@ -339,6 +339,12 @@ def test_frt_and_volume_incidents(settings: Settings) -> None:
     assert surged > 1.5 * sim.true_value("timeout_rate", start, team="sales", channel="chat")
     chat_in = [c for c in contacts.values() if c.team == "sales" and c.channel == "chat" and t0 <= c.created < t1]
     assert within(_late_share(chat_in, settings), surged, len(chat_in))
+    # long waits cost satisfaction: the slow phone hour scores lower CSAT, as the truth says
+    csat_true = sim.true_value("csat", inside, team="billing", channel="phone")
+    assert csat_true < sim.true_value("csat", start, team="billing", channel="phone") - 0.05
+    scores = [e.score for c in phone_in for e in c.events if e.type == "survey.csat"]
+    good = sum(s is not None and s >= 4 for s in scores) / len(scores)
+    assert within(good, csat_true, len(scores))
     calm = Simulator(settings, seed=8, start=start, volumes=vols, incidents=incs, surge_elasticity=0)
     assert calm.params(inside, "sales", "chat").frt == 1.0
 
