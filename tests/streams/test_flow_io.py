@@ -1,0 +1,76 @@
+"""The flow's outputs besides KPIs: dead letters, late events, anomalies, the hot-store layout."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+
+from sqm.config import Settings
+from sqm.keys import ANOMALIES, DLQ, KPI_LIVE, events_stream, kpi_history, kpi_latest, partition_for
+from sqm.models import ServiceEvent, decode_anomaly, decode_snapshot, encode
+from streams.simulator import write_stream
+from streams.sinks import write_anomalies
+from tests.streams.helpers import START, StandInMonitor, run_until, stats
+
+
+def created(i: int, sec: float, team: str = "billing") -> ServiceEvent:
+    return ServiceEvent(event_id=f"{team}{i}", type="contact.created", ts=START + timedelta(seconds=sec),
+                        contact_id=f"c{i}", team=team, channel="chat", region="east")
+
+
+def test_bad_and_late_records_are_dead_lettered_and_the_flow_goes_on(redis, redis_url, tmp_path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    key = events_stream(partition_for("billing", settings.streams.partitions))
+    write_stream(redis, [created(i, 30 * i) for i in range(20)], settings.streams.partitions)  # to 9:30
+    redis.xadd(key, {"e": b"{oops"})
+    redis.xadd(key, {"e": orjson.dumps({"event_id": "x", "type": "contact.created", "ts": "2026-03-02T01:00:00"})})
+    redis.xadd(key, {"nofield": b"1"})
+    write_stream(redis, [created(100, 60)], settings.streams.partitions)  # 8.5 min behind: late
+    write_stream(redis, [created(i, 30 * i) for i in range(20, 30)], settings.streams.partitions)  # flow goes on
+    done = (START + timedelta(minutes=12)).timestamp()
+    run_until(settings, redis_url, redis, lambda st: st.get("closed_until", 0) >= done)
+    st = stats(redis)
+    assert st["events"] == 30 and st["invalid"] == 3 and st["late"] == 1
+    dead = [{k.decode(): v for k, v in fields.items()} for _, fields in redis.xrange(DLQ)]
+    assert [d["field"] for d in dead] == [b"", b"ts", b"", b"ts"]
+    assert b"not valid JSON" in dead[0]["reason"] and dead[0]["raw"] == b"{oops"
+    assert b"timezone" in dead[1]["reason"]
+    assert dead[3]["reason"].startswith(b"late:") and orjson.loads(dead[3]["raw"])["event_id"] == "billing100"
+    vol = decode_snapshot(redis.hget(kpi_latest("1m"), "billing|*|*"))
+    assert vol.kpis["volume"] == 2.0  # the late event is not in any window
+
+
+def test_anomalies_reach_the_stream_once_with_children(redis, redis_url, tmp_path) -> None:
+    settings = Settings(state_dir=tmp_path, detectors={"window": "1m"})
+    write_stream(redis, [created(i, 20 * i, team) for i in range(40) for team in ("billing", "tech") if i % 2 == 0]
+                 + [created(1000 + i, 20 * i, "tech") for i in range(40)], settings.streams.partitions)
+    monitors: list[StandInMonitor] = []
+
+    def factory() -> StandInMonitor:
+        monitors.append(StandInMonitor(limit=2.5))
+        return monitors[-1]
+
+    done = (START + timedelta(minutes=10)).timestamp()
+    pubsub = redis.pubsub()
+    pubsub.subscribe(KPI_LIVE)
+    run_until(settings, redis_url, redis, lambda st: st.get("closed_until", 0) >= done, monitor_factory=factory)
+    found = [decode_anomaly(f[b"a"]) for _, f in redis.xrange(ANOMALIES)]
+    assert found and all(a.detector == "stand-in" and a.value > 2.5 and a.window == "1m" for a in found)
+    assert {a.team for a in found} == {"tech", "*"}, [(a.team, a.channel, a.region, a.value) for a in found][:20]
+    seen = {sid: n for m in monitors for sid, n in m.seen}
+    assert seen["1m|*|*|*"] == 2 and seen["1m|tech|*|*"] == 1 and seen["1m|tech|chat|east"] == 0
+    assert write_anomalies(redis, found) == 0  # replayed after a restart: not added again
+    assert redis.xlen(ANOMALIES) == len(found)
+    # hot store: latest per window and dims, one history member per window start, live messages
+    latest = redis.hgetall(kpi_latest("60m"))
+    assert {b"*|*|*", b"tech|*|*", b"tech|chat|east", b"*|chat|*", b"*|*|east"} <= set(latest)
+    hist = [decode_snapshot(raw) for raw in redis.zrange(kpi_history("1m|*|*|*"), 0, -1, withscores=False)]
+    assert [h.start for h in hist] == [START + timedelta(minutes=i) for i in range(len(hist))] and len(hist) >= 10
+    messages = []
+    while (msg := pubsub.get_message(timeout=0.1)) is not None:
+        if msg["type"] == "message":
+            messages.extend(orjson.loads(msg["data"]))
+    pubsub.close()
+    assert messages == [] or {"window", "kpis", "n"} <= set(messages[0])
+    assert encode(hist[0])  # round-trips
