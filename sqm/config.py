@@ -138,6 +138,23 @@ class Receiver(_Section):
     failover: str | None = Field(None, description="receiver that also gets a critical alert this one failed to take")
     mention: list[str] = Field(default_factory=list, description="WeCom user ids / mobiles always @-mentioned")
 
+    @field_validator("urls")
+    @classmethod
+    def _expand_env(cls, v: list[SecretStr]) -> list[SecretStr]:
+        """``${NAME}`` in a URL is replaced by that environment variable, so sqm.yaml holds no tokens."""
+        import re
+
+        out = []
+        for url in v:
+            raw = url.get_secret_value()
+            for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", raw):
+                if name not in os.environ:
+                    msg = f"URL refers to ${{{name}}}, but the environment variable {name} is not set"
+                    raise ValueError(msg)
+                raw = raw.replace(f"${{{name}}}", os.environ[name])
+            out.append(SecretStr(raw))
+        return out
+
 
 class Route(_Section):
     """A node of the routing tree (Alertmanager's route): unset settings are inherited from the parent."""
