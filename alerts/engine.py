@@ -34,7 +34,7 @@ from alerts.acklink import ack_url, base_url
 from alerts.channels import Sender
 from alerts.escalation import immediate_levels, mention_of, next_delay, on_duty
 from alerts.grouping import GroupState, after_send, decide
-from alerts.lifecycle import Change, Policy, acknowledge, due, next_timer, observe
+from alerts.lifecycle import Change, Policy, acknowledge, due, next_timer, note, observe
 from alerts.matchers import matches_all, parse_all
 from alerts.messages import Names, alert_view
 from alerts.outbox import _CLAIM, Outbox
@@ -322,9 +322,7 @@ class Engine:
                 if a is None or a.escalation_level != lvl:
                     return Change(a, "none")
                 new = msgspec.structs.replace(a, escalation_level=lvl + 1, timeline=list(a.timeline))
-                from sqm.models import TimelineEntry
-
-                new.timeline.append(TimelineEntry(at=now, state=a.state, why=f"escalated to {role} {name}".strip()))
+                note(new, now, f"escalated to {role} {name}".strip(), self.policy)
                 return Change(new, "escalated")
 
             change = self.apply(fp, bump)
@@ -362,7 +360,7 @@ class Engine:
             self._flush(out, _decode_group(raw), group_fps, by_fp, now, marks)
         out.execute()
         if marks:
-            self.apply_many({fp: self._marker(*m) for fp, m in marks.items()})
+            self.apply_many({fp: self._marker(*m, now) for fp, m in marks.items()})
         return len(gks)
 
     def _flush(self, pipe: Any, group: GroupState, fps: list[str], by_fp: dict[str, Alert], now: datetime,
@@ -424,13 +422,17 @@ class Engine:
         rules = [r for r in self.cfg.inhibit_rules if matches_all(parse_all(r.target), alert.labels)]
         return inhibited_by(rules, alert, self._active_alerts()) if rules else None
 
-    @staticmethod
-    def _marker(sil: list[str], inh: str | None) -> Callable[[Alert | None], list[Change]]:
-        """Record on the alert which silences / which alert hold it back (shown by the API)."""
+    def _marker(self, sil: list[str], inh: str | None, now: datetime) -> Callable[[Alert | None], list[Change]]:
+        """Record on the alert which silences / which alert hold it back (shown by the API and the timeline)."""
         def mark(old: Alert | None) -> list[Change]:
             if old is None:
                 return [Change(None, "ignored")]
-            return [Change(msgspec.structs.replace(old, silenced_by=sil, inhibited_by=inh), "muted")]
+            new = msgspec.structs.replace(old, silenced_by=sil, inhibited_by=inh, timeline=list(old.timeline))
+            if sil != old.silenced_by:
+                note(new, now, f"silenced by {', '.join(sil)}" if sil else "no longer silenced", self.policy)
+            if inh != old.inhibited_by:
+                note(new, now, f"held back while {inh} fires" if inh else "no longer held back", self.policy)
+            return [Change(new, "muted")]
         return mark
 
     def _active_alerts(self) -> list[Alert]:

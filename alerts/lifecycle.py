@@ -80,6 +80,11 @@ def _log(alert: Alert, at: datetime, state: str, why: str, policy: Policy, by: s
         del alert.timeline[1 : len(alert.timeline) - policy.timeline_max + 1]
 
 
+def note(alert: Alert, at: datetime, why: str, policy: Policy, by: str = "sqm") -> None:
+    """Add a timeline entry that is not a state change (escalated, silenced, held back…)."""
+    _log(alert, at, alert.state, why, policy, by)
+
+
 def _copy(alert: Alert) -> Alert:
     return msgspec.structs.replace(alert, timeline=list(alert.timeline), labels=dict(alert.labels))
 

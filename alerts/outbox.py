@@ -17,6 +17,7 @@ folded into one digest with whatever else waits for that bot.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -129,6 +130,7 @@ class Outbox:
         self._bucket = redis.register_script(_BUCKET)
         self._targets: dict[tuple[str, int], Target] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqm-send") if workers else None
+        self._workers = workers
         self._inflight: set[Future[None]] = set()
         self._records = 0
 
@@ -188,6 +190,10 @@ class Outbox:
     def process(self, *, wait: bool = True, limit: int = 200) -> int:
         """Claim what is due and send it (in the pool); returns how many notifications were claimed."""
         self._inflight = {f for f in self._inflight if not f.done()}
+        if self._pool is not None and not wait:  # claim no more than the pool can start soon (leases stay honest)
+            limit = min(limit, max(0, self._workers * 4 - len(self._inflight)))
+            if limit == 0:
+                return 0
         now = self.now()
         lease = now + timedelta(seconds=self.settings.send_lease_s)
         ids = [i.decode() if isinstance(i, bytes) else i
@@ -224,7 +230,7 @@ class Outbox:
                 if self._pool is None:
                     self._deliver(t, b)
                 else:
-                    futures.append(self._pool.submit(self._deliver, t, b))
+                    futures.append(self._pool.submit(self._deliver, t, b, time.monotonic()))
         self._inflight.update(futures)
         if wait:
             for f in futures:
@@ -235,7 +241,11 @@ class Outbox:
         for f in list(self._inflight):
             f.result()
 
-    def _deliver(self, t: Target, batch: list[Notification]) -> None:
+    def _deliver(self, t: Target, batch: list[Notification], claimed: float | None = None) -> None:
+        if claimed is not None and time.monotonic() - claimed > self.settings.send_lease_s * 0.5:
+            log.warning("%s: %d notification(s) waited too long for a sender; left for the next claim",
+                        t.masked, len(batch))
+            return
         try:
             self._deliver_batch(t, batch)
         except Exception:  # never kill the pool thread; the lease expires and another try happens
@@ -280,6 +290,8 @@ class Outbox:
                                     "latency_ms": str(result.latency_ms), "at": now.isoformat(),
                                     "folded": str(len(folded))},
                   maxlen=10_000, approximate=True)
+        if result.status == "rate_limited" and t.rate_limited:  # the vendor says so: every alerter waits
+            pipe.hset(keys.bucket(t.channel_id), mapping={"t": "0", "ts": str(int(now.timestamp() * 1000))})
         to_failover: Notification | None = None
         for n in [head, *folded]:
             n.attempts.append(attempt)

@@ -40,6 +40,17 @@ def ensure_group(redis: redis_lib.Redis) -> None:
             raise
 
 
+def forget_idle_consumers(redis: redis_lib.Redis, keep: str, idle_s: float = 86400.0) -> list[str]:
+    """Drop consumers of past alerter runs that hold nothing and were idle a day (each restart adds a name)."""
+    gone = []
+    for c in redis.xinfo_consumers(keys.ANOMALIES, keys.GROUP):
+        name = c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+        if name != keep and int(c["pending"]) == 0 and int(c["idle"]) > idle_s * 1000:
+            redis.xgroup_delconsumer(keys.ANOMALIES, keys.GROUP, name)
+            gone.append(name)
+    return gone
+
+
 def default_consumer(settings: Settings) -> str:
     return settings.alerts.consumer or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -70,6 +81,8 @@ class Alerter:
         self.engine = Engine(settings, redis, clock=clock, console=console, consumer=self.consumer, workers=workers)
         self.claim_idle_ms = int(claim_idle_s * 1000)
         ensure_group(redis)
+        with contextlib.suppress(redis_lib.ResponseError):
+            forget_idle_consumers(redis, self.consumer)
         self._backlog = True  # first read our own pending entries (a previous run with this name died)
 
     def close(self) -> None:

@@ -122,3 +122,26 @@ def test_repeat_interval_and_ack_stop_repeats(redis, http_receiver):
         alerter.step()
     assert len(http_receiver.bodies) == 2
     alerter.close()
+
+
+def test_vendor_rate_limit_reply_makes_every_alerter_wait(redis, http_receiver):
+    http_receiver.reply = b'{"errcode":45009,"errmsg":"api freq out of limit"}'
+    s = settings(receivers=[{"name": "bot", "urls": [wecom(http_receiver)], "language": "en"}],
+                 route={"receiver": "bot"}, bot_rate_per_min=20)
+    clock = ManualClock(T0)
+    alerter = Alerter(s, redis, clock=clock, consumer="t", workers=0)
+    push(redis, anomaly())
+    alerter.step()
+    assert len(http_receiver.requests) == 1
+    (note,) = service.list_notifications(redis)
+    assert (note["status"], note["attempts"][0]["status"], note["attempts"][0]["code"]) == \
+        ("pending", "rate_limited", "45009")
+    http_receiver.reply = b'{"errcode":0,"errmsg":"ok"}'
+    clock.advance(seconds=2)
+    alerter.step()  # the retry is due, but the bucket was emptied: no token for ~3 s
+    assert len(http_receiver.requests) == 1
+    clock.advance(seconds=2)
+    alerter.step()
+    assert len(http_receiver.requests) == 2
+    assert service.list_notifications(redis)[0]["status"] == "delivered"
+    alerter.close()

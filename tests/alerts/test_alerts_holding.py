@@ -36,7 +36,8 @@ def test_silence_holds_back_then_expires_and_resolution_still_announced(redis, h
     push(redis, anomaly(), anomaly(team="tech"))
     run(al, clock, 60)
     assert [m["title"] for m in messages(http_receiver)] == ["[FIRING] Timeout rate · Tech support / Chat"]
-    assert al.engine.get(anomaly().fingerprint).silenced_by == [sil.id]
+    silenced = al.engine.get(anomaly().fingerprint)
+    assert silenced.silenced_by == [sil.id] and silenced.timeline[-1].why == f"silenced by {sil.id}"
     run(al, clock, 30 * 60, step=60)  # the silence ends: the alert is announced
     assert len(messages(http_receiver)) == 2 and "Billing" in messages(http_receiver)[1]["title"]
     assert service.list_silences(redis, clock=clock) == []

@@ -5,9 +5,15 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
+from datetime import timedelta
 
-from alerts.runner import Alerter, run_alerter
+import pytest
+
+from alerts import service
+from alerts.runner import Alerter, forget_idle_consumers, run_alerter
 from sqm.clock import ManualClock
+from sqm.config import Receiver
 from tests.alerts.factories import T0, anomaly, json_url, push, settings
 
 
@@ -38,7 +44,7 @@ def test_resolved_anomaly_resolves_and_notifies(redis, http_receiver):
     push(redis, anomaly())
     alerter.step()
     clock.advance(minutes=5)
-    push(redis, anomaly(status="resolved", at=T0 + __import__("datetime").timedelta(minutes=5), value=0.21))
+    push(redis, anomaly(status="resolved", at=T0 + timedelta(minutes=5), value=0.21))
     clock.advance(seconds=1)
     alerter.step()
     clock.advance(seconds=1)
@@ -59,9 +65,9 @@ def test_run_alerter_console_default_and_clean_stop(redis, redis_url):
     thread = threading.Thread(target=run_alerter, args=(s, redis_url), kwargs={"stop": stop, "console": out})
     thread.start()
     push(redis, anomaly())
-    deadline = __import__("time").monotonic() + 10
-    while "35.0%" not in out.getvalue() and __import__("time").monotonic() < deadline:
-        __import__("time").sleep(0.05)
+    deadline = time.monotonic() + 10
+    while "35.0%" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
     stop.set()
     thread.join(10)
     assert not thread.is_alive()
@@ -70,8 +76,6 @@ def test_run_alerter_console_default_and_clean_stop(redis, redis_url):
 
 
 def test_resolved_alerts_are_forgotten_after_retention(redis):
-    from datetime import timedelta
-
     clock = ManualClock(T0)
     alerter = Alerter(settings(retention_s=3600), redis, clock=clock, consumer="t1", workers=0, console=io.StringIO())
     push(redis, anomaly(), anomaly(team="tech"), anomaly(status="resolved", at=T0 + timedelta(minutes=1)))
@@ -95,10 +99,30 @@ def test_queued_work_for_a_receiver_removed_from_the_config_does_not_stop_the_al
     second = Alerter(settings(), redis, clock=clock, consumer="t1", workers=0, console=out)  # console only now
     clock.advance(minutes=5)
     second.step()
-    from alerts import service
-
     assert [n["status"] for n in service.list_notifications(redis)] == ["invalid"]
     push(redis, anomaly(team="tech"))
     second.step()
     assert "35.0%" in out.getvalue()
     second.close()
+
+
+def test_consumers_of_past_runs_are_forgotten(redis):
+    push(redis, anomaly())
+    for name in ("old-1", "old-2", "busy"):
+        alerter = Alerter(settings(), redis, consumer=name, workers=0, console=io.StringIO())
+        if name != "busy":
+            alerter.read(None)
+        alerter.close()
+    redis.xadd("sqm:anomalies", {"a": b"{}"})
+    redis.xreadgroup("sqm-alerter", "busy", {"sqm:anomalies": ">"}, count=1)  # read, never acknowledged
+    time.sleep(0.01)
+    assert sorted(forget_idle_consumers(redis, keep="now", idle_s=0)) == ["old-1", "old-2"]
+    assert [c["name"] for c in redis.xinfo_consumers("sqm:anomalies", "sqm-alerter")] == [b"busy"]
+
+
+def test_receiver_urls_take_tokens_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SQM_TEST_WECOM_KEY", "k3y")
+    r = Receiver(name="x", urls=["wecombot://${SQM_TEST_WECOM_KEY}?format=text"])
+    assert r.urls[0].get_secret_value() == "wecombot://k3y?format=text"
+    with pytest.raises(ValueError, match="SQM_TEST_MISSING is not set"):
+        Receiver(name="x", urls=["wecombot://${SQM_TEST_MISSING}"])
