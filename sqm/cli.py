@@ -269,6 +269,7 @@ def notify_test(
 
 # --- the demo ---------------------------------------------------------------------
 
+WARM_START = timedelta(hours=6)
 DEMO_INCIDENT = "team=billing kpi=timeout_rate change=+60% at=+20m for=90m"
 
 
@@ -362,8 +363,10 @@ def demo(
             console.print("Ctrl-C stops everything.")
             console.rule()
             redis = connect(url)
-            sim = Simulator(base, seed=seed, start=begin, incidents=incidents)
-            events = sim.events(live_at + timedelta(days=30))
+            # the center is already running when sqm starts watching: contacts of the hours before are
+            # still answered, resolved and complained about; the source sends the durations it knows
+            sim = Simulator(base, seed=seed, start=begin - WARM_START, incidents=incidents, durations=True)
+            events = (ev for ev in sim.events(live_at + timedelta(days=30)) if ev.ts >= begin)
             with console.status(f"loading {history} of history at full speed…"):
                 backlog = write_stream(redis, _until(events, live_at, stop), base.streams.partitions)
             console.print(f"history loaded: {backlog:,} events up to {live_at:%H:%M} site time; going live at ×{speed:g}")
