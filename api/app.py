@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from redis import RedisError
 
 from api.limits import RateLimitMiddleware, TokenBucket
 from api.live import Broadcaster
@@ -94,4 +96,11 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(RedisError)
+    async def store_unavailable(request: Request, exc: RedisError) -> JSONResponse:
+        log.error("api: %s %s: Redis failed: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "the store (Redis) is unavailable; retry"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
     return app

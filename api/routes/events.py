@@ -27,7 +27,8 @@ EVENT_COMPONENTS: dict[str, Any] = _COMPONENTS
 _BODY = {
     "requestBody": {
         "required": True,
-        "description": "One ServiceEvent, or a JSON array of at most `api.max_batch` of them (all or nothing).",
+        "description": "One ServiceEvent, or a JSON array of at most `api.max_batch` of them (all or nothing); "
+                       "or `application/x-ndjson`, one event per line.",
         "content": {
             "application/json": {
                 "schema": {"oneOf": [_EVENT_SCHEMA[0], {"type": "array", "items": _EVENT_SCHEMA[0]}]},
@@ -44,6 +45,15 @@ _BODY = {
         },
     }
 }
+
+
+def ndjson_to_array(body: bytes) -> bytes:
+    r"""One event per line (NDJSON) as a JSON array, so that errors name the line as ``loc[1]`` (0-based).
+
+    >>> ndjson_to_array(b'{"a": 1}\n\n{"b": 2}\n')
+    b'[{"a": 1},{"b": 2}]'
+    """
+    return b"[" + b",".join(line for line in (x.strip() for x in body.splitlines()) if line) + b"]"
 
 
 def _refuse(request: Request, reason: str, code: int, detail: Any) -> HTTPException:
@@ -70,6 +80,8 @@ async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, _: In
     same `event_id` sent twice is counted once by the dataflow.
     """
     body = await request.body()  # bounded by the app's max_body_size (413)
+    if request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl")):
+        body = ndjson_to_array(body)
     try:
         events = decode_events(body)
     except InvalidEvent as err:

@@ -146,3 +146,41 @@ def test_rate_limit_per_caller_with_retry_after(make_client):
     assert c.get("/v1/kpis", headers=auth("supervisor")).status_code == 200  # another caller, another bucket
     assert c.get("/healthz").status_code == 200  # health checks are never limited
     assert "sqm_api_rate_limited_total 2.0" in c.get("/metrics", headers=auth("admin")).text
+
+
+def test_no_kind_of_secret_leaves_the_api(make_client, caplog):
+    from sqm.config import Settings
+
+    secrets = {
+        "webhook": "webhook-signing-secret-93a1f",
+        "ack": "ack-link-signing-secret-77b2",
+        "bot": "0123abcd-bot-token-in-the-url-55",
+        "influx": "influx-token-secret-4c4c4c4c",
+        **{f"key-{role}": k for role, k in KEYS.items()},
+    }
+    settings = Settings(
+        api={"keys": [{"key": k, "role": r, "name": f"{r}-test"} for r, k in KEYS.items()],
+             "webhooks": [{"name": "cw", "kind": "chatwoot", "secret": secrets["webhook"], "default_team": "billing"}]},
+        alerts={"signing_secret": secrets["ack"],
+                "receivers": [{"name": "console"}, {"name": "ops", "urls": [f"json://hooks.example.com/{secrets['bot']}"]}],
+                "route": {"receiver": "ops"}},
+        influx={"url": "http://influx.example:8086", "token": secrets["influx"]},
+    )
+    c = make_client(settings)
+    caplog.set_level(logging.DEBUG)
+    admin = auth("admin")
+    texts = []
+    for path in ("/", "/openapi.json", "/v1/config/public", "/v1/kpis", "/v1/alerts", "/v1/alerts/receivers",
+                 "/v1/silences", "/v1/notifications", "/v1/deliveries", "/v1/status", "/v1/deadletters", "/metrics",
+                 "/readyz"):
+        r = c.get(path, headers=admin)
+        assert r.status_code == 200, path
+        texts.append(r.text + str(dict(r.headers)))
+    texts.append(c.post("/v1/alerts/route-test", json={"labels": {"team": "billing"}}, headers=admin).text)
+    texts.append(c.post("/v1/webhooks/cw", json={"event": "conversation_created"}).text)  # unsigned: refused
+    # INFO and up: Apprise itself logs a loaded URL in full at DEBUG (alerts/ area, reported)
+    texts.append("\n".join(rec.getMessage() for rec in caplog.records if rec.levelno >= logging.INFO))
+    for name, secret in secrets.items():
+        for text in texts:
+            assert secret not in text, name
+            assert secret[:12] not in text, name

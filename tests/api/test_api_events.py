@@ -159,3 +159,30 @@ def test_redis_down_is_503_and_not_acknowledged(make_settings, redis_url):
         r = c.post("/v1/events", json=event())
         assert r.status_code == 503
         assert c.get("/readyz").status_code == 503
+
+
+def test_ndjson_one_event_per_line(client, redis):
+    lines = [event(), event(), event()]
+    body = b"\n".join(msgspec.json.encode(e) for e in lines) + b"\n"
+    r = client.post("/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 202 and r.json()["accepted"] == 3
+    lines[1]["channel"] = ""
+    bad = b"\n".join(msgspec.json.encode(e) for e in lines)
+    r = client.post("/v1/events", content=bad, headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", 1, "channel"]
+    assert len(stream_events(redis)) == 3
+
+
+def test_reads_answer_503_when_redis_is_down(make_settings):
+    import redis as redis_lib
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    dead = redis_lib.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.2)
+    with TestClient(create_app(make_settings(), redis=dead)) as c:
+        for path in ("/v1/kpis", "/v1/kpis/history", "/v1/status"):
+            r = c.get(path)
+            assert r.status_code == 503, path
+            assert r.headers["retry-after"] == "5"
+        assert c.get("/healthz").status_code == 200
