@@ -388,7 +388,7 @@ class Engine:
                             mentions=list(dict.fromkeys(mentions)))
             severity = max((a.anomaly.severity for a in decision.firing), key=_RANK.__getitem__, default="info")
             head = (decision.firing or decision.resolved)[0]
-            self.outbox.enqueue(group.receiver, kind="digest", id_parts=("digest", gk, str(group.seq)),
+            self.outbox.enqueue(group.receiver, kind="digest", id_parts=("digest", gk, group.created_at.isoformat(), str(group.seq)),
                                 title=f"{decision.reason}: {head.anomaly.kpi} {head.anomaly.team}/{head.anomaly.channel}",
                                 ctx=ctx, lang=self.receivers[group.receiver].language, severity=severity,
                                 reason=decision.reason, group_key=gk,
