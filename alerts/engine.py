@@ -308,6 +308,11 @@ class Engine:
             person = on_duty(self.cfg.roster, level.role, alert.anomaly.team, now, self.tz)
             route_receiver = next((m.receiver for m in self.tree.match(alert.labels)), self.cfg.route.receiver or "")
             receiver = level.receiver or route_receiver
+            quiet_end = quiet_until(self.receivers[receiver].quiet_hours, now, self.tz) \
+                if receiver in self.receivers else None
+            if quiet_end is not None and alert.anomaly.severity != "critical":  # nobody is woken for a trifle
+                self.redis.zadd(keys.ESCALATIONS, {fp: quiet_end.timestamp()})
+                continue
             who = person.name if person else ""
             ctx = self._ctx("escalation", [alert], [], receiver, now, mentions=mention_of(person),
                             escalation={"role": level.role, "person": who, "level": str(level_no)})

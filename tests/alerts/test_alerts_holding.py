@@ -148,3 +148,22 @@ def test_major_complaints_escalate_faster(redis, http_receiver):
     push(redis, anomaly("complaint_timely_rate", detector="sla_major", value=0.5, expected=0.98))
     run(al, clock, 5 * 60, step=30)
     assert len(http_receiver.bodies) == 2 and "team_lead: Li" in messages(http_receiver)[1]["message"]
+
+
+def test_escalation_waits_for_the_end_of_quiet_hours_unless_critical(redis, http_receiver):
+    evening = datetime(2026, 3, 2, 13, 50, tzinfo=UTC)  # 21:50 in Shanghai; quiet from 22:00
+    clock = ManualClock(evening)
+    roster = {"people": [{"name": "Wang", "wecom_user": "wangli"}, {"name": "Li", "wecom_user": "lilei"}],
+              "shifts": [{"name": "all", "roles": {"supervisor": "Wang", "team_lead": "Li", "manager": "Li"}}]}
+    al = alerter_for(redis, http_receiver, clock, roster=roster, receivers=[
+        {"name": "ops", "urls": [json_url(http_receiver)], "language": "en",
+         "quiet_hours": [{"start": "22:00", "end": "08:00"}]}],
+        route={"receiver": "ops", "escalation": "standard"})
+    push(redis, anomaly(at=evening), anomaly(team="tech", severity="critical", at=evening))
+    run(al, clock, 20 * 60, step=60)  # 22:10: both are 20 min old
+    msgs = [m["title"] for m in messages(http_receiver)]
+    assert sum(t.startswith("[ESCALATION]") for t in msgs) == 1 and "Tech support" in msgs[-1]
+    clock.set(datetime(2026, 3, 3, 0, 0, 30, tzinfo=UTC))  # 08:00:30
+    run(al, clock, 60)
+    later = [m["title"] for m in messages(http_receiver)][len(msgs):]
+    assert "[ESCALATION] Timeout rate · Billing / Chat" in later
