@@ -59,3 +59,4 @@ def test_posted_events_become_kpis_on_the_api_and_the_live_stream(redis, redis_u
         assert [p["kpis"]["volume"] for p in hist.json()["points"]][:1] == [4.0]
         stop.set()
         flow.join(30)
+        assert not flow.is_alive()
