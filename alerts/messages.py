@@ -56,6 +56,8 @@ WORDS: dict[str, dict[str, str]] = {
         "escalated_to": "未认领，已升级至", "test_body": "sqm 测试消息：此接收方工作正常。", "duty": "值班",
     },
 }
+ROLES = {"en": {"supervisor": "supervisor", "team_lead": "team lead", "manager": "manager"},
+         "zh": {"supervisor": "主管", "team_lead": "组长", "manager": "经理"}}
 SEVERITY = {"en": {"info": "info", "warning": "warning", "critical": "CRITICAL"},
             "zh": {"info": "提示", "warning": "警告", "critical": "严重"}}
 WINDOW = {"en": {"1m": "1 min", "5m": "5 min", "1h": "1 h", "60m": "rolling 60 min"},
@@ -130,14 +132,16 @@ _env = jinja2.Environment(loader=jinja2.DictLoader(_TEMPLATES), autoescape=jinja
 _html_env = jinja2.Environment(loader=jinja2.DictLoader(_TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def fmt_value(kpi: str, value: float | None) -> str:
+def fmt_value(kpi: str, value: float | None, *, minutes: bool | None = None) -> str:
+    """A KPI value for people; durations in minutes from 2 min on (``minutes`` forces the unit)."""
     if value is None:
         return "–"
     unit = KPIS[kpi].unit if kpi in KPIS else "score"
     if unit == "ratio":
         return f"{value * 100:.1f}%"
     if unit == "seconds":
-        return f"{value:.0f} s" if abs(value) < 120 else f"{value / 60:.1f} min"
+        in_min = abs(value) >= 120 if minutes is None else minutes
+        return f"{value / 60:.1f} min" if in_min else f"{value:.0f} s"
     if unit == "count":
         return f"{value:.0f}"
     return f"{value:.1f}"
@@ -192,8 +196,10 @@ def alert_view(alert: Alert, lang: str, names: Names, now: datetime, ack_url: st
     contributors = ", ".join(
         f"{c.value} {c.share * 100:.0f}%" for c in sorted(a.contributors, key=lambda c: -c.share)[:3]
     )
+    minutes = max(abs(a.value), abs(a.expected or 0)) >= 120  # value and baseline in the same unit
     return {
-        "kpi": a.kpi, "kpi_name": kpi_name, "value": fmt_value(a.kpi, a.value), "baseline": fmt_value(a.kpi, a.expected),
+        "kpi": a.kpi, "kpi_name": kpi_name, "value": fmt_value(a.kpi, a.value, minutes=minutes),
+        "baseline": fmt_value(a.kpi, a.expected, minutes=minutes),
         "change": fmt_change(a.value, a.expected, a.change_pct), "where": where,
         "window": WINDOW[lang].get(a.window, a.window), "raw_window": a.window,
         "severity": SEVERITY[lang][a.severity], "raw_severity": a.severity, "state": alert.state,
@@ -236,8 +242,11 @@ def render(channel: str, lang: str, reason: str, firing: Sequence[dict[str, Any]
     fmt = FORMATS.get(channel, "text")
     limit = limit if limit is not None else LIMITS.get(channel, LIMITS["generic"])
     lang = lang if lang in WORDS else "en"
+    esc = dict(escalation) if escalation else None
+    if esc is not None:
+        esc["role"] = ROLES[lang].get(esc.get("role", ""), esc.get("role", ""))
     base = {"reason": reason, "w": WORDS[lang], "mentions": list(mentions), "wallboard_url": wallboard_url,
-            "escalation": dict(escalation) if escalation else None}
+            "escalation": esc}
     env = _html_env if fmt == "html" else _env
     nf, nr = len(firing), len(resolved)
     while True:

@@ -113,7 +113,7 @@ def test_escalation_levels_follow_the_policy_and_roster(redis, http_receiver):
     msgs = messages(http_receiver)
     assert len(msgs) == 1 and "@wangli" in msgs[0]["message"]  # the supervisor is @-mentioned at once
     run(al, clock, 60, step=30)  # 15 min: the team lead
-    assert len(http_receiver.bodies) == 2 and "team_lead: Li" in messages(http_receiver)[1]["message"]
+    assert len(http_receiver.bodies) == 2 and "escalated to team lead: Li" in messages(http_receiver)[1]["message"]
     assert "@lilei" in messages(http_receiver)[1]["message"]
     run(al, clock, 15 * 60, step=30)  # 30 min: the manager, also on the manager's own receiver
     paths = [p for p, _, _ in http_receiver.requests]
@@ -133,7 +133,7 @@ def test_ack_stops_escalation_and_a_lapsed_ack_rearms_it(redis, http_receiver):
     run(al, clock, 29 * 60, step=60)
     assert len(http_receiver.bodies) == 1  # acknowledged: no team lead
     run(al, clock, 2 * 60, step=30)  # the ack lapses at 31 min: escalation resumes at once
-    assert len(http_receiver.bodies) == 2 and "team_lead: Li" in messages(http_receiver)[1]["message"]
+    assert len(http_receiver.bodies) == 2 and "escalated to team lead: Li" in messages(http_receiver)[1]["message"]
     alert = al.engine.get(anomaly().fingerprint)
     assert alert.state == "firing" and "lapsed" in alert.timeline[-2].why
 
@@ -147,7 +147,7 @@ def test_major_complaints_escalate_faster(redis, http_receiver):
                                                            "escalation": "complaint_major"}]})
     push(redis, anomaly("complaint_timely_rate", detector="sla_major", value=0.5, expected=0.98))
     run(al, clock, 5 * 60, step=30)
-    assert len(http_receiver.bodies) == 2 and "team_lead: Li" in messages(http_receiver)[1]["message"]
+    assert len(http_receiver.bodies) == 2 and "escalated to team lead: Li" in messages(http_receiver)[1]["message"]
 
 
 def test_escalation_waits_for_the_end_of_quiet_hours_unless_critical(redis, http_receiver):

@@ -58,3 +58,10 @@ def test_a_single_huge_alert_is_cut_by_bytes_on_a_character_boundary():
     v = view("zh") | {"contributors": "很长" * 3000}
     msg = render("wecom", "zh", "first", [v], [])
     assert len(msg.body.encode()) <= LIMITS["wecom"] and msg.body.endswith("…")
+
+
+def test_value_and_baseline_share_a_unit_and_roles_are_translated():
+    v = view("zh", kpi="frt_avg_s", value=190.0, expected=95.0)
+    assert (v["value"], v["baseline"], v["change"]) == ("3.2 min", "1.6 min", "+100%")
+    msg = render("wecom_text", "zh", "escalation", [v], [], escalation={"role": "team_lead", "person": "李雷"})
+    assert "未认领，已升级至 组长: 李雷" in msg.body
