@@ -326,6 +326,9 @@ class AlertSettings(_Section):
         if self.route.receiver is None:
             msg = "alerts.route.receiver: the root route needs a receiver"
             raise ValueError(msg)
+        if "{token}" not in self.ack_path:
+            msg = f"alerts.ack_path: must contain {{token}}, got {self.ack_path!r}"
+            raise ValueError(msg)
         stack = [("alerts.route", self.route)]
         while stack:
             where, route = stack.pop()
