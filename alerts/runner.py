@@ -126,7 +126,7 @@ class Alerter:
         while not stop.is_set():
             try:
                 block = int(self.engine.next_wake(max_block_s) * 1000)
-                self.step(block_ms=max(1, block), wait=False)
+                self.step(block_ms=max(10, block), wait=False)
                 rounds += 1
                 if rounds % 400 == 0:
                     self._backlog = True  # now and then, pick up what dead consumers left behind

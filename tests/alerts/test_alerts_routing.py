@@ -115,6 +115,9 @@ def test_dry_run_lists_receivers_with_their_settings(settings: AlertSettings) ->
     ({"route": {"receiver": "console", "escalation": "nope"}}, "unknown policy 'nope'"),
     ({"timezone": "Mars/Olympus"}, "unknown time zone"),
     ({"receivers": [{"name": "console", "failover": "mail"}]}, "failover: unknown receiver 'mail'"),
+    ({"ack_path": "/ack"}, "alerts.ack_path: must contain {token}"),
+    ({"roster": {"shifts": [{"name": "day", "roles": {"supervisor": "Nobody"}}]}}, "unknown person 'Nobody'"),
+    ({"receivers": [{"name": "console", "quiet_hours": [{"start": "25:00"}]}]}, "quiet_hours.0.start"),
 ])
 def test_bad_trees_are_refused_naming_the_key(tmp_path, bad, needle) -> None:
     from sqm.config import load_settings
