@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import msgspec
 import pytest
-from detsynth import T0, rolling_timeout
+from tests.detectors.detsynth import T0, rolling_timeout
 
 from detectors import KpiMonitor, build_monitor
 from detectors.monitor import KpiRule
