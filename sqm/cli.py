@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -173,9 +173,12 @@ def _parse_duration(text: str) -> timedelta:
         raise typer.BadParameter(msg) from err
 
 
-def _parse_start(text: str | None) -> datetime:
+def _parse_start(text: str | None, site: str) -> datetime:
+    """An ISO date-time with offset; default: now, in the site's time zone (the simulator's rhythm follows it)."""
+    from zoneinfo import ZoneInfo
+
     if not text:
-        return datetime.now(UTC).replace(second=0, microsecond=0)
+        return datetime.now(ZoneInfo(site)).replace(second=0, microsecond=0)
     try:
         when = datetime.fromisoformat(text)
     except ValueError as err:
@@ -206,7 +209,7 @@ def simulate(
     from streams.simulator import Incident, Simulator, paced, write_ndjson, write_stream
 
     settings = _settings(config)
-    begin = _parse_start(start)
+    begin = _parse_start(start, settings.alerts.timezone)
     until = begin + _parse_duration(duration)
     try:
         incidents = [Incident.parse(text, day=begin.date()) for text in incident or ()]
@@ -234,8 +237,8 @@ def simulate(
                 from sqm.store import connect
 
                 redis = connect(url)
-                events = tracked() if speed <= 0 else (ev for batch in paced(tracked(), speed=speed) for ev in batch)
-                write_stream(redis, events, settings.streams.partitions)
+                # paced batches go to Redis as they fall due, not once 2,000 have gathered
+                write_stream(redis, tracked() if speed <= 0 else paced(tracked(), speed=speed), settings.streams.partitions)
         bar.update(task, completed=total, info=f"{count:,} events")
     console.print(f"[green]done[/]: {count:,} events, {begin:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"
                   + (f" → {out}" if out else " → Redis streams"))

@@ -67,6 +67,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 _SCORE_RANGE = {"survey.csat": (1, 5), "survey.nps": (0, 10)}
 _TYPED = frozenset().union(*_TYPE_FIELDS.values())
+_FOREIGN: dict[str, tuple[str, ...]] = {t: tuple(sorted(_TYPED - _TYPE_FIELDS.get(t, frozenset()))) for t in EVENT_TYPES}
 
 
 class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
@@ -105,8 +106,7 @@ class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     wait_s: Seconds | None = None
 
     def __post_init__(self) -> None:
-        allowed = _TYPE_FIELDS.get(self.type, frozenset())
-        for name in _TYPED - allowed:
+        for name in _FOREIGN[self.type]:
             if getattr(self, name) is not None:
                 msg = f"`{name}` does not apply to type {self.type!r}"
                 raise ValueError(msg)
