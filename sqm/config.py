@@ -72,17 +72,21 @@ class Targets(_Section):
 
 
 class StreamSettings(_Section):
-    partitions: int = Field(4, ge=1, le=1024)
-    allowed_lateness_s: float = Field(120.0, ge=0)
+    """The KPI dataflow (docs/streams.md, docs/scaling.md)."""
+
+    partitions: int = Field(12, ge=1, le=1024, description="event streams; a team's events share one (CRC-32 of the team); "
+                            "12 spreads the default teams over 4 streams")
+    allowed_lateness_s: float = Field(120.0, ge=0, description="event seconds an event may trail the newest; later ones are dead-lettered")
     idle_close_s: float = Field(5.0, gt=0, description="wall seconds of source idleness before windows advance on system time")
-    dedupe_horizon_s: float = Field(6 * 3600.0, gt=0)
-    contact_max_age_s: float = Field(7 * 86400.0, gt=0)
-    batch_size: int = Field(1000, ge=1)
-    read_block_ms: int = Field(200, ge=1, description="XREAD block timeout; the source never blocks longer")
+    dedupe_horizon_s: float = Field(6 * 3600.0, gt=0, description="event seconds an event id is remembered (at least the lateness)")
+    contact_max_age_s: float = Field(7 * 86400.0, gt=0, description="a contact still waiting after this is no longer tracked")
+    batch_size: int = Field(1000, ge=1, description="stream entries per read x 10 (entries hold up to 100 events)")
+    read_block_ms: int = Field(200, ge=1, description="poll interval of an idle stream; the source never blocks")
     history_hours: float = Field(48.0, gt=0)
     max_series: int = Field(100_000, ge=1, description="cardinality limit of (team, channel, region) combinations")
     stream_maxlen: int = Field(5_000_000, ge=1000)
-    recovery: bool = True
+    recovery: bool = Field(True, description="snapshot state and stream offsets under state_dir/recovery; resume there")
+    epoch_s: float = Field(10.0, gt=0, description="wall seconds between recovery snapshots")
 
 
 class DetectorSettings(_Section):
@@ -106,9 +110,28 @@ class DetectorSettings(_Section):
         default_factory=dict, description="which way is bad, per KPI (default: from the KPI table)"
     )
     z_min: float = Field(3.5, gt=0, description="a swing must also exceed this many sd of sampling noise")
+    min_expected_count: float = Field(
+        5.0, ge=0, description="ratios: no alert while fewer bad outcomes are expected (in the window or baseline)"
+    )
     overdispersion: float = Field(1.0, ge=1.0, description="multiplier of the sampling variance")
     baseline_windows: int = Field(120, ge=2, description="windows in the rolling baseline")
     warmup_windows: int = Field(15, ge=1, description="baseline windows needed before alerting ('learning')")
+    cold_start_minutes: dict[str, float] = Field(
+        default_factory=lambda: {
+            "frt_avg_s": 360.0,
+            "frt_p50_s": 360.0,
+            "frt_p90_s": 360.0,
+            "complaint_rate": 360.0,
+            "complaint_timely_rate": 360.0,
+            "csat": 240.0,
+            "nps": 240.0,
+            "fcr_rate": 240.0,
+            "resolution_rate": 240.0,
+            "aht_s": 240.0,
+        },
+        description="per KPI: minutes after a series' first window before it may alert (late events still arriving)",
+    )
+    cold_start_default_minutes: float = Field(60.0, ge=0, description="cold start of the KPIs not in cold_start_minutes")
     persistence: int = Field(3, ge=1, description="breaching windows (k of persistence_of) before an anomaly fires")
     persistence_of: int | None = Field(None, ge=1, description="m of the k-of-m rule (default: k in a row)")
     clear_windows: int | None = Field(None, ge=1, description="calm windows in a row that resolve (default: persistence)")

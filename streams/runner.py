@@ -45,7 +45,7 @@ def run_flow(
     stop: threading.Event | None = None,
     process_id: int | None = None,
     addresses: list[str] | None = None,
-    epoch_interval_s: float = 10.0,
+    epoch_interval_s: float | None = None,
     **flow_kwargs: Any,
 ) -> None:
     """Run the KPI dataflow until ``stop`` is set (or SIGTERM/SIGINT); blocks.
@@ -68,7 +68,7 @@ def run_flow(
         workers_per_process=workers,
         process_id=process_id,
         addresses=addresses,
-        epoch_interval=timedelta(seconds=epoch_interval_s),
+        epoch_interval=timedelta(seconds=epoch_interval_s or settings.streams.epoch_s),
         recovery_config=recovery,
     )
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-w", "--workers", type=int, default=1, help="worker threads in this process")
     ap.add_argument("-i", "--process-id", type=int, default=None, help="index of this process in --addresses")
     ap.add_argument("-a", "--addresses", default=None, help="host:port of every process, ';'-separated, same order everywhere")
-    ap.add_argument("--epoch-s", type=float, default=10.0, help="seconds between recovery snapshots")
+    ap.add_argument("--epoch-s", type=float, default=None, help="seconds between recovery snapshots (streams.epoch_s)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args.config)

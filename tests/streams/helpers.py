@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqm.config import Settings
-from sqm.keys import kpi_history
-from sqm.models import WINDOWS, KpiSnapshot, decode_snapshot
+from sqm.keys import kpi_history, partition_for
+from sqm.models import WINDOWS, KpiSnapshot, ServiceEvent, decode_snapshot
 from streams.runner import run_flow
 from streams.sinks import FLOW_STATS
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+"""A busy time of the simulator's day (its rhythm follows the start's time zone)."""
 
 
 class StandInMonitor:
@@ -84,4 +86,21 @@ def closed_until(start: datetime, minutes: int) -> Callable[[dict[str, int]], bo
     return lambda st: st.get("closed_until", 0) >= end
 
 
-__all__ = ["START", "WINDOWS", "StandInMonitor", "all_series", "closed_until", "history", "run_until", "stats"]
+def event_time_closes(events: Iterable[ServiceEvent], settings: Settings) -> float:
+    """Where event time alone closes minutes: the slowest partition's newest event minus the lateness."""
+    newest: dict[int, float] = {}
+    for ev in events:
+        p = partition_for(ev.team, settings.streams.partitions)
+        newest[p] = max(newest.get(p, 0.0), ev.ts.timestamp())
+    wm = min(newest.values()) - settings.streams.allowed_lateness_s
+    return (wm // 60) * 60
+
+
+def closes(events: Iterable[ServiceEvent], settings: Settings) -> Callable[[dict[str, int]], bool]:
+    """Done when every minute event time can close is closed."""
+    end = event_time_closes(events, settings)
+    return lambda st: st.get("closed_until", 0) >= end
+
+
+__all__ = ["MORNING", "START", "WINDOWS", "StandInMonitor", "all_series", "closed_until", "closes", "event_time_closes",
+           "history", "run_until", "stats"]

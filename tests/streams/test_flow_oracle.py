@@ -9,7 +9,7 @@ import pytest
 
 from sqm.config import Settings
 from streams.simulator import Simulator, write_stream
-from tests.streams.helpers import START, all_series, closed_until, history, run_until, stats
+from tests.streams.helpers import MORNING, all_series, closes, history, run_until, stats
 from tests.streams.oracle import Oracle
 
 HOURS = 2
@@ -18,8 +18,8 @@ HOURS = 2
 @pytest.fixture(scope="module")
 def events() -> list:
     settings = Settings()
-    sim = Simulator(settings, seed=11, start=START)
-    return list(sim.events(START + timedelta(hours=HOURS)))
+    sim = Simulator(settings, seed=11, start=MORNING)
+    return list(sim.events(MORNING + timedelta(hours=HOURS)))
 
 
 def _check_all(redis, events, settings, sample: int = 400) -> int:
@@ -47,11 +47,10 @@ def test_flow_matches_oracle(redis, redis_url, tmp_path, events, order, workers)
         for d in dups:
             feed.insert(rng.randrange(feed.index(d), len(feed) + 1), d)
     write_stream(redis, feed, settings.streams.partitions)
-    last_closed = HOURS * 60 - 3  # the trailing minutes wait for the lateness
-    run_until(settings, redis_url, redis, closed_until(START, last_closed), workers=workers)
+    run_until(settings, redis_url, redis, closes(events, settings), workers=workers)
     st = stats(redis)
     assert st["events"] == len(events)
     assert st["duplicate"] == len(feed) - len(events)
     assert st["late"] == 0 and st["invalid"] == 0 and st["late_merge"] == 0
     checked = _check_all(redis, events, settings)
-    assert checked > 1000
+    assert checked > 1000 and len(events) > 8000

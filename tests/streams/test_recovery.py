@@ -18,7 +18,7 @@ from sqm.keys import events_stream, kpi_history
 from sqm.models import decode_snapshot
 from streams.simulator import Simulator, write_stream
 from streams.sinks import FLOW_STATS
-from tests.streams.helpers import START, all_series, history, stats
+from tests.streams.helpers import START, all_series, event_time_closes, history, stats
 from tests.streams.oracle import Oracle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +39,11 @@ def test_sigkill_at_random_moments_then_resume_gives_exact_kpis(redis, redis_url
     events = list(sim.events(start + timedelta(hours=hours)))
     write_stream(redis, events, settings.streams.partitions)
     entries = sum(redis.xlen(events_stream(p)) for p in range(settings.streams.partitions))
-    want_closed = (start + timedelta(hours=hours, minutes=-3)).timestamp()
+    want_closed = event_time_closes(events, settings)
     rng = random.Random(8)
     kills = 0
     progress = []
-    for share in (0.1, 0.3, 0.5, 0.7):
+    for share in (0.15, 0.45, 0.75):
         proc = _spawn(redis_url, tmp_path)
         deadline = time.monotonic() + 120
         while stats(redis).get("events", 0) < share * len(events) and time.monotonic() < deadline:
