@@ -105,3 +105,63 @@ def test_alerter_killed_with_deliveries_pending_resumes_none_lost_none_twice(red
     got = titles(http_receiver)
     assert len(got) == 20 and len(set(got)) == 20
     assert {n["status"] for n in service.list_notifications(redis)} == {"delivered"}
+
+
+@pytest.mark.slow
+def test_alerter_killed_while_a_send_is_in_flight_sends_it_again_once(redis, redis_url, tmp_path: Path):
+    """The receiver is slow to answer the first try (it counts nothing); the alerter dies meanwhile."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.conftest import free_port
+
+    got: list[bytes] = []
+    tries: list[float] = []
+    slow = threading.Event()
+    slow.set()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            tries.append(time.monotonic())
+            if slow.is_set():
+                time.sleep(4)  # the sender gives up or dies before an answer: not delivered
+                return
+            got.append(body)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfg = {"alerts": {"receivers": [{"name": "ops", "urls": [f"json://127.0.0.1:{port}/hook"], "language": "en"}],
+                      "route": {"receiver": "ops"}, "group_wait_s": 0, "group_interval_s": 1, "retry_base_s": 0.2,
+                      "send_lease_s": 2, "timeout_s": 30, "consumer": "alerter-b"}}
+    path = tmp_path / "sqm.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", SCRIPT, str(path), redis_url], cwd=root, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    proc = start()
+    try:
+        push(redis, anomaly())
+        assert wait_until(lambda: len(tries) == 1)  # the send is in flight
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        slow.clear()
+        proc = start()
+        assert wait_until(lambda: len(got) == 1, timeout=30)
+        time.sleep(2.5)  # past another lease: no second copy
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        server.shutdown()
+    assert len(got) == 1 and json.loads(got[0])["title"] == "[FIRING] Timeout rate · Billing / Chat"
+    (note,) = service.list_notifications(redis)
+    assert note["status"] == "delivered"
