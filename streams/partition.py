@@ -151,7 +151,7 @@ def process(state: PartitionState, chunk: Chunk, p: Params, wall: float) -> Part
         state.wall_last = wall
     wm = state.watermark(p, wall)
     if wm is not None:
-        _evict(state, wm, p)
+        _evict(state, wm, p, deltas)
     return PartOut(chunk.part, wm, deltas, dlq, dict(stats))
 
 
@@ -342,7 +342,7 @@ def _complaint_responded(state: PartitionState, ev: ServiceEvent, r: float, delt
         _acc(deltas, _mins(r), dims)[A.CPL_TIMELY] += 1
 
 
-def _evict(state: PartitionState, wm: float, p: Params) -> None:
+def _evict(state: PartitionState, wm: float, p: Params, deltas: Deltas) -> None:
     """Forget what no event within the lateness can still need."""
     done, contacts, complaints = state.done, state.contacts, state.complaints
     while done and done[0][0] < wm:
@@ -361,5 +361,10 @@ def _evict(state: PartitionState, wm: float, p: Params) -> None:
     keep_from = wm - p.horizon
     state.seen = {k: t for k, t in state.seen.items() if t >= keep_from}
     old = wm - p.max_age
+    now = int(wm // 60)  # the watermark's minute is still open everywhere
     for cid in [k for k, con in contacts.items() if con[C_TS] is not None and con[C_TS] < old]:
-        del contacts[cid]  # still waiting after the max age: no longer tracked (docs/streams.md)
+        con = contacts.pop(cid)  # still waiting after the max age: no longer tracked (docs/streams.md)
+        if con[C_TAU] is None:
+            acc = _acc(deltas, now, con[C_DIMS])
+            acc[A.D_WAITING] -= 1
+            acc[A.D_OVER] -= 1

@@ -97,3 +97,13 @@ def test_finished_contacts_and_old_dedupe_ids_are_forgotten() -> None:
     process(st, chunk(ev("z", "contact.created", 7 * 3600, "c9")), P, wall=2.0)
     assert "c1" not in st.contacts and "c9" in st.contacts
     assert "a" not in st.seen and "z" in st.seen  # beyond the 6 h dedupe horizon
+
+
+def test_a_contact_waiting_past_the_max_age_stops_counting_as_waiting() -> None:
+    p = Params.of(Settings(streams={"contact_max_age_s": 3600.0}))
+    st = PartitionState("")
+    out = process(st, chunk(ev("a", "contact.created", 0)), p, wall=1.0)
+    assert total(out.deltas, A.D_WAITING) == 1 and total(out.deltas, A.D_OVER) == 1
+    out = process(st, chunk(ev("z", "contact.created", 3 * 3600, "c9")), p, wall=2.0)
+    assert "c1" not in st.contacts
+    assert total(out.deltas, A.D_WAITING) == 0 and total(out.deltas, A.D_OVER) == 0  # c9 +1, c1 -1
