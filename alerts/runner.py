@@ -60,6 +60,8 @@ def _decode(entries: Any) -> tuple[list[Anomaly], list[bytes]]:
     for _stream, items in entries or []:
         for entry_id, fields in items:
             ids.append(entry_id)
+            if not fields:  # trimmed from the stream while pending: nothing left to read
+                continue
             raw = fields.get(b"a") if b"a" in fields else fields.get("a")
             if raw is None:
                 continue

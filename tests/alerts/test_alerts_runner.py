@@ -126,3 +126,22 @@ def test_receiver_urls_take_tokens_from_the_environment(monkeypatch):
     assert r.urls[0].get_secret_value() == "wecombot://k3y?format=text"
     with pytest.raises(ValueError, match="SQM_TEST_MISSING is not set"):
         Receiver(name="x", urls=["wecombot://${SQM_TEST_MISSING}"])
+
+
+def test_bad_and_trimmed_entries_are_skipped_and_acknowledged(redis):
+    out = io.StringIO()
+    first = Alerter(settings(), redis, consumer="t1", workers=0, console=out)
+    redis.xadd("sqm:anomalies", {"a": b"not json"})
+    redis.xadd("sqm:anomalies", {"other": b"x"})
+    push(redis, anomaly())
+    redis.xreadgroup("sqm-alerter", "t1", {"sqm:anomalies": ">"}, count=10)  # read, then "crash"
+    redis.xtrim("sqm:anomalies", maxlen=1)  # the two bad entries are trimmed while pending
+    first.close()
+    again = Alerter(settings(), redis, consumer="t1", workers=0, console=out)
+    again.step()
+    assert redis.xpending("sqm:anomalies", "sqm-alerter")["pending"] == 0
+    assert "35.0%" in out.getvalue()
+    redis.xadd("sqm:anomalies", {"a": b"not json"})
+    again.step()
+    assert redis.xpending("sqm:anomalies", "sqm-alerter")["pending"] == 0
+    again.close()
