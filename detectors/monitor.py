@@ -47,6 +47,8 @@ class KpiRule:
     min_n: int
     kind: str
     cv: float
+    cold_start_s: float = 0.0
+    """No alert until this long after the series' first window (late events still arriving)."""
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class KpiMonitor:
         rules: Sequence[KpiRule],
         *,
         z_min: float = 3.5,
+        min_expected: float = 5.0,
         overdispersion: float = 1.0,
         baseline_windows: int = 120,
         warmup_windows: int = 15,
@@ -84,6 +87,7 @@ class KpiMonitor:
         self.top_contributors = top_contributors
         self.child_alpha = 1.0 / baseline_windows
         self.last_end: float | None = None
+        self.first_end: float | None = None
         self.tracks: dict[str, _Track] = {
             r.kpi: _Track(
                 rule=r,
@@ -96,6 +100,7 @@ class KpiMonitor:
                     grace_period=warmup_windows,
                     cv=r.cv,
                     overdispersion=overdispersion,
+                    min_expected=min_expected,
                 ),
                 incident=IncidentRule(
                     k=persistence, m=persistence_of, clear_windows=clear_windows, clear_score=clear_ratio
@@ -119,6 +124,8 @@ class KpiMonitor:
         if self.last_end is not None and end <= self.last_end:
             return []
         self.last_end = end
+        if self.first_end is None:
+            self.first_end = end
         out: list[Anomaly] = []
         for kpi, track in self.tracks.items():
             anomaly = self._update_kpi(kpi, track, snapshot, children)
@@ -143,12 +150,13 @@ class KpiMonitor:
         end = x["end"] if x is not None else snap.end.timestamp()
         was_suspect = inc.suspect
         severity = self._severity(rule, ev)
+        cold = end - (self.first_end or end) < rule.cold_start_s
         event = inc.step(
             end,
             ev.score if ev is not None else 0.0,
             severity,
             eligible=y is not None and n >= rule.min_n,
-            learning=y is not None and ev is None,
+            learning=y is not None and (ev is None or cold),
         )
         if inc.suspect and not was_suspect:
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
@@ -281,7 +289,8 @@ def rules_from(settings: Settings) -> list[KpiRule]:
     for kpi, swing in d.swing.items():
         bad = KPIS[kpi].bad if kpi in KPIS else "both"
         direction = d.direction.get(kpi) or ("both" if bad == "none" else bad)
-        rules.append(KpiRule(kpi, swing, direction, d.min_n.get(kpi, d.min_volume), kind_of(kpi), cv_of(kpi)))  # type: ignore[arg-type]
+        cold = d.cold_start_minutes.get(kpi, d.cold_start_default_minutes) * 60.0
+        rules.append(KpiRule(kpi, swing, direction, d.min_n.get(kpi, d.min_volume), kind_of(kpi), cv_of(kpi), cold))  # type: ignore[arg-type]
     return rules
 
 
@@ -297,6 +306,7 @@ def build_monitor(settings: Settings) -> KpiMonitor:
     return KpiMonitor(
         rules_from(settings),
         z_min=d.z_min,
+        min_expected=d.min_expected_count,
         overdispersion=d.overdispersion,
         baseline_windows=d.baseline_windows,
         warmup_windows=d.warmup_windows,

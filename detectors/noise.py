@@ -19,7 +19,7 @@ kind          KPIs                        scale g(value)         var of g
 
 >>> z = zscore("ratio", y=0.13, n=2000, expected=0.10, n_base=6000)
 >>> round(z, 2)
-3.65
+3.66
 >>> kind_of("frt_p90_s"), cv_of("frt_p90_s")
 ('seconds', 2.0)
 >>> round(inverse("ratio", scale("ratio", 0.25)), 6)
@@ -52,10 +52,17 @@ def cv_of(kpi: str) -> float:
     return _CV.get(kpi, 1.0)
 
 
-def scale(kind: str, value: float) -> float:
-    """The variance-stabilising transform g of a value."""
+def scale(kind: str, value: float, n: float | None = None) -> float:
+    """The variance-stabilising transform g of a value.
+
+    With ``n``, a ratio gets Anscombe's correction ``(k + 3/8) / (n + 3/4)``, which
+    keeps 0 of 20 from looking as sure as 0 of 2,000.
+    """
     if kind == "ratio":
-        return math.asin(math.sqrt(min(max(value, 0.0), 1.0)))
+        p = min(max(value, 0.0), 1.0)
+        if n is not None and n > 0:
+            p = (p * n + 0.375) / (n + 0.75)
+        return math.asin(math.sqrt(p))
     if kind == "score":
         return math.asin(math.sqrt(min(max((value + 100.0) / 200.0, 0.0), 1.0)))
     if kind == "count":
@@ -87,4 +94,4 @@ def variance(kind: str, n: float, cv: float = 1.0) -> float:
 def zscore(kind: str, y: float, n: float, expected: float, n_base: float, cv: float = 1.0) -> float:
     """(g(y) - g(expected)) in sd of the current window's and the baseline's noise."""
     var = variance(kind, n, cv) + variance(kind, n_base, cv)
-    return (scale(kind, y) - scale(kind, expected)) / math.sqrt(var)
+    return (scale(kind, y, n) - scale(kind, expected, n_base)) / math.sqrt(var)

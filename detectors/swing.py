@@ -9,7 +9,11 @@ starts, which keeps the incident out of the baseline.
 
 The score is ``min(change / swing, z / z_min)`` in the bad direction: 1 or more
 means the value moved by at least ``swing`` (e.g. +20 %) *and* by at least
-``z_min`` standard deviations of the sampling noise at this ``n``.
+``z_min`` standard deviations of the noise at this ``n``. That noise is the
+sampling noise of :mod:`detectors.noise` times an overdispersion factor the
+detector measures on the series itself (a KPI that wanders more than its ``n``
+explains, such as an average first response that mixes chat and e-mail, gets a
+wider band).
 
 >>> from detectors.swing import SwingDetector
 >>> det = SwingDetector(swing=0.2, direction="up", kind="ratio", grace_period=5)
@@ -17,15 +21,16 @@ means the value moved by at least ``swing`` (e.g. +20 %) *and* by at least
 ...     x = {"y": 0.10, "n": 2000, "start": 60.0 * minute, "end": 60.0 * (minute + 1)}
 ...     det.learn_one(x)
 >>> det.score_one({"y": 0.11, "n": 2000, "start": 600.0, "end": 660.0})  # +10 %: small
-0.463...
+0.469...
 >>> det.score_one({"y": 0.14, "n": 2000, "start": 600.0, "end": 660.0})  # +40 % and 5.3 sd
-1.755...
+1.760...
 >>> det.explain_one({"y": 0.14, "n": 2000, "start": 600.0, "end": 660.0}).expected
 0.1
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -34,11 +39,11 @@ from typing import Literal
 from detectors.base import Detector, Evidence, Observation, relative
 from detectors.noise import inverse, scale, variance
 
-Entry = tuple[float, float, float, float]  # (start, end, y, n)
+Entry = tuple[float, float, float, float, float]  # (start, end, y, n, z^2 when learned or -1)
 
 
 class SwingDetector(Detector):
-    """Relative change vs a rolling, non-overlapping baseline, scaled by sampling noise.
+    """Relative change vs a rolling, non-overlapping baseline, scaled by measured noise.
 
     Parameters
     ----------
@@ -49,19 +54,26 @@ class SwingDetector(Detector):
     kind
         Sampling model of the KPI (:mod:`detectors.noise`): ratio, seconds, count, score.
     z_min
-        Standard deviations of sampling noise a swing must also exceed.
+        Standard deviations of noise a swing must also exceed.
     window_size
         Number of windows in the baseline.
     grace_period
-        Windows in the baseline before scoring starts (score 0 until then).
+        Windows in the baseline before scoring starts (score 0 until then); scoring
+        also waits until the baseline has settled (see ``_settled``).
     cv
         Coefficient of variation of one contact's value, for ``seconds`` KPIs.
     overdispersion
-        Multiplier of the sampling variance (real centers vary more than binomial).
+        Least multiplier of the sampling variance; the detector raises it to what it
+        measures (the running mean of z^2 over the windows it learns).
+    min_expected
+        For ratios: score 0 while the window or the baseline expects fewer bad
+        outcomes than this (2 timeouts expected, 6 seen, says little).
 
     ``z`` is computed on a variance-stabilising scale (:mod:`detectors.noise`), so
     the tails of small counts are not underestimated.
     """
+
+    _Z2_CAP = 16.0
 
     def __init__(
         self,
@@ -73,6 +85,7 @@ class SwingDetector(Detector):
         grace_period: int = 15,
         cv: float = 1.0,
         overdispersion: float = 1.0,
+        min_expected: float = 0.0,
     ) -> None:
         self.swing = swing
         self.direction = direction
@@ -82,60 +95,136 @@ class SwingDetector(Detector):
         self.grace_period = grace_period
         self.cv = cv
         self.overdispersion = overdispersion
-        self._base: deque[Entry] = deque(maxlen=window_size)
+        self.min_expected = min_expected
+        self._base: deque[Entry] = deque()
         self._pending: deque[Entry] = deque(maxlen=4 * 1440)
+        self._sums = [0.0, 0.0, 0.0]  # sum n, sum y*n (sum y for counts), sum of window lengths
+        self._appends = 0
+        self._warm = False
+        self._z2 = 1.0  # running mean of z^2 (sampling model only)
+        self._z2_n = 0
 
     # --- learning -------------------------------------------------------------
     def learn_one(self, x: Observation) -> None:
-        if x.get("y") is None:
+        y = x.get("y")
+        if y is None:
             return
         start = float(x["start"])
+        raw = self._raw(x)
+        z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and self._warm else -1.0
+        moved = False
         while self._pending and self._pending[0][1] <= start:
-            self._base.append(self._pending.popleft())
-        self._pending.append((start, float(x["end"]), float(x["y"]), float(x.get("n") or 0)))
+            self._push(self._pending.popleft())
+            moved = True
+        self._pending.append((start, float(x["end"]), float(y), float(x.get("n") or 0), z2))
+        if moved and not self._warm and len(self._base) >= max(self.grace_period, 2):
+            self._warm = self._settled(list(self._base))
+
+    def _push(self, e: Entry) -> None:
+        # the noise measured on this window counts only now, once no incident has
+        # claimed it (discard_pending drops the windows that led up to one)
+        if e[4] >= 0:
+            self._z2_n = min(self._z2_n + 1, 4 * self.window_size)
+            self._z2 += (e[4] - self._z2) / self._z2_n
+        self._base.append(e)
+        self._add(e, 1.0)
+        if len(self._base) > self.window_size:
+            self._add(self._base.popleft(), -1.0)
+        self._appends += 1
+        if self._appends % 4096 == 0:  # wash out rounding
+            self._sums = [0.0, 0.0, 0.0]
+            for old in self._base:
+                self._add(old, 1.0)
+
+    def _add(self, e: Entry, sign: float) -> None:
+        s = self._sums
+        s[0] += sign * e[3]
+        s[1] += sign * (e[2] if self.kind == "count" else e[2] * e[3])
+        s[2] += sign * (e[1] - e[0])
 
     def discard_pending(self) -> None:
         """Forget observations not yet in the baseline (they overlap a suspect window)."""
         self._pending.clear()
 
-    def _usable(self, start: float) -> list[Entry]:
-        ready = [e for e in self._pending if e[1] <= start]
-        if not ready:
-            return list(self._base)
-        return (list(self._base) + ready)[-self.window_size :]
-
     @property
     def learning(self) -> bool:
-        return len(self._base) < self.grace_period
+        return not self._warm
+
+    @property
+    def noise_factor(self) -> float:
+        """The variance multiplier in use: measured, never below ``overdispersion``."""
+        k, prior = self._z2_n, self.window_size  # prior: as many windows as the baseline holds
+        measured = (prior + k * self._z2) / (prior + k)
+        return max(self.overdispersion, measured)
+
+    def _settled(self, entries: list[Entry]) -> bool:
+        """Warm-up ends once the baseline's older and newer halves agree within half a swing.
+
+        After a cold start, KPIs fed by late events (complaints, e-mail answers,
+        contacts crossing a 2-hour target) climb for hours; a baseline taken from
+        that climb would call its continuation an anomaly.
+        """
+        half = len(entries) // 2
+        m1, _ = _pooled(entries[:half], self.kind)
+        m2, _ = _pooled(entries[half:], self.kind)
+        return abs(m2 - m1) <= self.swing / 2 * max(abs(m1), abs(m2))
 
     # --- scoring --------------------------------------------------------------
     def baseline(self, start: float) -> tuple[float, float] | None:
         """(expected value, its effective n) from the windows that ended by ``start``."""
-        entries = self._usable(start)
-        if len(entries) < max(self.grace_period, 1):
+        if len(self._base) < max(self.grace_period, 1):
             return None
-        return _pooled(entries, self.kind)
+        s0, s1, s2 = self._sums
+        count = len(self._base)
+        first_end, last_end = self._base[0][1], self._base[-1][1]
+        ready = [e for e in itertools.takewhile(lambda e: e[1] <= start, self._pending)]
+        if ready:
+            drop = max(0, count + len(ready) - self.window_size)
+            for e in itertools.islice(self._base, drop):
+                s0, s1, s2 = s0 - e[3], s1 - (e[2] if self.kind == "count" else e[2] * e[3]), s2 - (e[1] - e[0])
+            for e in ready:
+                s0, s1, s2 = s0 + e[3], s1 + (e[2] if self.kind == "count" else e[2] * e[3]), s2 + (e[1] - e[0])
+            count = count - drop + len(ready)
+            first_end = self._base[drop][1] if drop < len(self._base) else ready[drop - len(self._base)][1]
+            last_end = ready[-1][1]
+        if self.kind == "count" or s0 <= 0:
+            return (s1 / count if self.kind == "count" else 0.0), float(count)
+        return s1 / s0, effective_n(s0, count, last_end - first_end, s2 / count)
 
-    def explain_one(self, x: Observation) -> Evidence | None:
-        y = x.get("y")
-        if y is None:
-            return None
+    def _raw(self, x: Observation) -> tuple[float, float, float, float] | None:
+        """(expected, sd and z under the sampling model, the baseline's effective n) or None."""
         base = self.baseline(float(x["start"]))
         if base is None:
             return None
         expected, n_base = base
-        y = float(y)
         n = 1.0 if self.kind == "count" else float(x.get("n") or 0)
-        sd = math.sqrt(self.overdispersion * (variance(self.kind, n, self.cv) + variance(self.kind, n_base, self.cv)))
+        sd = math.sqrt(variance(self.kind, n, self.cv) + variance(self.kind, n_base, self.cv))
+        return expected, sd, (scale(self.kind, float(x["y"]), n) - scale(self.kind, expected, n_base)) / sd, n_base
+
+    def explain_one(self, x: Observation) -> Evidence | None:
+        if x.get("y") is None or not self._warm:
+            return None
+        raw = self._raw(x)
+        if raw is None:
+            return None
+        expected, sd, z, n_base = raw
+        y = float(x["y"])
+        factor = math.sqrt(self.noise_factor)
+        sd *= factor
+        z /= factor
         g_e, g_y = scale(self.kind, expected), scale(self.kind, y)
-        z = (g_y - g_e) / sd
         change = relative(y, expected)
         sure = relative(inverse(self.kind, g_y - math.copysign(2 * sd, z)), expected)
         if (sure > 0) != (change > 0):
             sure = 0.0
         lower = min(inverse(self.kind, g_e - self.z_min * sd), expected * (1 - self.swing))
         upper = max(inverse(self.kind, g_e + self.z_min * sd), expected * (1 + self.swing))
-        return Evidence(expected, lower, upper, change, sure, z, self._score(change, z))
+        score = self._score(change, z)
+        if self.kind == "ratio" and self.min_expected > 0:
+            bad = 1.0 - expected if self.direction == "down" else expected
+            if min(float(x.get("n") or 0), n_base) * bad < self.min_expected:
+                score = 0.0
+        return Evidence(expected, lower, upper, change, sure, z, score)
 
     def _score(self, change: float, z: float) -> float:
         if self.direction == "down":
@@ -153,17 +242,35 @@ class SwingDetector(Detector):
 
 
 def _pooled(entries: list[Entry], kind: str) -> tuple[float, float]:
-    """The n-weighted mean of the entries and its effective n.
-
-    Overlapping windows (a rolling 60 minutes stepped every minute) share their
-    contacts, so the effective n is the total n scaled by how much time they
-    cover together over how much they cover apart. For counts, n is the number
-    of windows.
-    """
+    """The n-weighted mean of the entries and its effective n (for counts: the number of windows)."""
     total_n = sum(e[3] for e in entries)
     if kind == "count" or total_n <= 0:
         return sum(e[2] for e in entries) / len(entries), float(len(entries))
     mean = sum(e[2] * e[3] for e in entries) / total_n
-    covered = max(e[1] for e in entries) - min(e[0] for e in entries)
-    apart = sum(e[1] - e[0] for e in entries)
-    return mean, total_n * min(1.0, covered / apart) if apart > 0 else total_n
+    span = entries[-1][1] - entries[0][1]
+    return mean, effective_n(total_n, len(entries), span, sum(e[1] - e[0] for e in entries) / len(entries))
+
+
+def effective_n(total_n: float, count: int, span: float, length: float) -> float:
+    """Kish's effective n of the pooled mean of ``count`` windows of ``length`` seconds.
+
+    Overlapping windows (a rolling 60 minutes stepped every minute) share their
+    contacts: a minute inside many windows weighs more. With the windows evenly
+    spread over ``span`` seconds (first end to last end), each time step carries
+    a trapezoidal weight; n_eff = n per step x (sum w)^2 / sum w^2.
+
+    >>> effective_n(12 * 100, 12, 11 * 300, 300)  # twelve 5-minute tumbling windows
+    1200.0
+    >>> round(effective_n(120 * 6000, 120, 119 * 60, 3600))  # 120 rolling hours, 6,000 contacts each
+    14399
+    """
+    if count <= 1 or span <= 0 or length <= 0:
+        return float(total_n)
+    step = span / (count - 1)
+    k = length / step  # windows covering one step
+    if k <= 1.0:
+        return float(total_n)
+    a, b = min(float(count), k), max(float(count), k)
+    sum_w = count * k
+    sum_w2 = (b - a + 1) * a * a + (a - 1) * a * (2 * a - 1) / 3
+    return total_n / sum_w * sum_w * sum_w / sum_w2

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import msgspec
 import pytest
-from tests.detectors.detsynth import T0, rolling_timeout
 
 from detectors import KpiMonitor, build_monitor
 from detectors.monitor import KpiRule
 from sqm.config import Settings
 from sqm.models import Anomaly, KpiSnapshot
+from tests.detectors.detsynth import T0, rolling_timeout
 
 INCIDENT = (120, 45, 0.40)  # minute 120, 45 minutes, +40 %
 
