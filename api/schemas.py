@@ -139,6 +139,12 @@ class DeadLetter(_Out):
     raw: str
 
 
+class WhoAmI(_Out):
+    name: str
+    role: Literal["ingest", "viewer", "supervisor", "admin"] | None
+    authenticated: bool
+
+
 class Health(_Out):
     status: Literal["ok"] = "ok"
 

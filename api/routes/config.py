@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import PublicViewerDep, SettingsDep
-from api.schemas import PublicConfig
+from api.deps import PublicViewerDep, SettingsDep, authorize, presented
+from api.schemas import PublicConfig, WhoAmI
 from sqm.config import Settings
 from sqm.models import KPIS, WINDOWS
 
@@ -62,3 +62,16 @@ def public(request: Request, settings: SettingsDep, _: PublicViewerDep) -> Publi
     if cached is None:  # settings are frozen: build it once per app
         cached = request.app.state.public_config = public_config(settings)
     return cached
+
+
+@router.get("/whoami", response_model=WhoAmI)
+def whoami(request: Request) -> WhoAmI:
+    """The name and role of the presented key (``anonymous`` without one); 401 for an unknown key."""
+    key = presented(request)
+    if not len(request.app.state.keyring):
+        return WhoAmI(name="anonymous", role="admin", authenticated=False)
+    if key is None:
+        return WhoAmI(name="anonymous", role=None, authenticated=False)
+    known = request.app.state.keyring.match(key)
+    p = authorize(request, "ingest" if known is not None and known.role == "ingest" else "viewer", key)  # 401 if unknown
+    return WhoAmI(name=p.name, role=p.role, authenticated=True)

@@ -184,3 +184,12 @@ def test_no_kind_of_secret_leaves_the_api(make_client, caplog):
         for text in texts:
             assert secret not in text, name
             assert secret[:12] not in text, name
+
+
+def test_whoami(secured, client):
+    assert secured.get("/v1/config/whoami", headers=auth("supervisor")).json() == {
+        "name": "supervisor-test", "role": "supervisor", "authenticated": True}
+    assert secured.get("/v1/config/whoami", headers=auth("ingest")).json()["role"] == "ingest"
+    assert secured.get("/v1/config/whoami").json() == {"name": "anonymous", "role": None, "authenticated": False}
+    assert secured.get("/v1/config/whoami", headers={"X-API-Key": "nope"}).status_code == 401
+    assert client.get("/v1/config/whoami").json()["role"] == "admin"  # no keys: open

@@ -175,3 +175,49 @@ def test_the_channel_view_colours_response_times_against_each_channels_answer_ta
         expect(browser_page.locator('.tile[data-channel="chat"][data-kpi="frt_p90_s"] .value')).to_have_text(
             "10 s", timeout=15_000)
         browser_page.goto("about:blank")
+
+
+def test_the_console_acknowledges_and_silences_with_a_supervisor_key(live_server, redis, browser_page):
+    from alerts.engine import Engine
+    from sqm.clock import ManualClock
+    from tests.api.test_api_alerts import NOW, anomaly
+
+    server = live_server(keys=True)
+    app = server.server.config.app
+    engine = Engine(app.state.settings, redis, clock=ManualClock(NOW), workers=0)
+    engine.handle([anomaly("timeout_rate", team="billing", severity="critical", value=0.31, expected=0.2)])
+    engine.close()
+    page = browser_page
+    with server:
+        page.goto(f"{server.url}/console?lang=en")
+        expect(page.locator("#key-form")).to_be_visible(timeout=15_000)  # no key yet
+        page.fill("#key-input", KEYS["viewer"])
+        page.click("#key-button")
+        row = page.locator("#alerts tbody tr")
+        expect(row).to_have_count(1, timeout=15_000)
+        expect(row).to_contain_text("Billing")
+        expect(row).to_contain_text("31.0%")
+        row.locator("button.ack").click()  # a viewer may read, not acknowledge
+        expect(page.locator("#message")).to_have_text("This key may not do that (supervisor needed)")
+        page.goto(f"{server.url}/console?lang=en#key={KEYS['supervisor']}")
+        row = page.locator("#alerts tbody tr")
+        expect(row).to_have_count(1, timeout=15_000)
+        row.locator("button.ack").click()
+        expect(row).to_contain_text("acknowledged · supervisor-test")
+        expect(row.locator("button.ack")).to_be_disabled()
+        row.locator("button.silence").click()
+        silence = page.locator("#silences tbody tr")
+        expect(silence).to_have_count(1)
+        expect(silence).to_contain_text('team="billing"')
+        silence.locator("button.expire").click()
+        expect(page.locator("#silences tbody tr")).to_have_count(0)
+        page.goto("about:blank")
+    fp = app.state.redis.zrange("sqm:alert:index", 0, -1)[0].decode()
+    assert secured_state(redis, fp) == ("acknowledged", "supervisor-test")
+
+
+def secured_state(redis, fp):
+    from alerts import service
+
+    a = service.get_alert(redis, fp)
+    return a.state, a.acked_by
