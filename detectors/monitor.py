@@ -28,7 +28,8 @@ from detectors.base import Evidence, observation
 from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
 from detectors.noise import cv_of, kind_of
-from detectors.reasons import firing_reason, resolved_reason
+from detectors.reasons import firing_reason, fmt, resolved_reason
+from detectors.sla import TARGET_KPIS, TargetRule
 from detectors.swing import SwingDetector
 from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
@@ -62,6 +63,16 @@ class _Track:
     peak: float | None = None
 
 
+@dataclass(slots=True)
+class _SlaTrack:
+    kpi: str
+    min_n: int
+    cold_start_s: float
+    rule: TargetRule
+    incident: IncidentRule
+    peak: float | None = None
+
+
 class KpiMonitor:
     """All detectors of one series; ``update(snapshot, children)`` returns its anomalies."""
 
@@ -81,6 +92,9 @@ class KpiMonitor:
         critical_factor: float = 2.5,
         adapt_after_s: float = 4 * 3600.0,
         top_contributors: int = 3,
+        targets: Sequence[tuple[str, float, Literal["up", "down"], int, float]] = (),
+        sla_k: int = 5,
+        sla_m: int = 10,
     ) -> None:
         self.critical_factor = critical_factor
         self.adapt_after_s = adapt_after_s
@@ -108,6 +122,10 @@ class KpiMonitor:
             )
             for r in rules
         }
+        self.sla: dict[str, _SlaTrack] = {
+            kpi: _SlaTrack(kpi, min_n, cold, TargetRule(target, direction), IncidentRule(sla_k, sla_m, sla_k, 1.0))
+            for kpi, target, direction, min_n, cold in targets
+        }
 
     # --- the interface --------------------------------------------------------
     def update(self, snapshot: KpiSnapshot, children: Sequence[KpiSnapshot] = ()) -> list[Anomaly]:
@@ -131,12 +149,79 @@ class KpiMonitor:
             anomaly = self._update_kpi(kpi, track, snapshot, children)
             if anomaly is not None:
                 out.append(anomaly)
+        for sla in self.sla.values():
+            anomaly = self._update_sla(sla, snapshot, end)
+            if anomaly is not None:
+                out.append(anomaly)
         return out
 
     @property
     def phases(self) -> dict[str, Phase]:
         """Per KPI: ``learning`` (warming up), ``normal``, ``pending`` (breaching, not yet k) or ``firing``."""
         return {kpi: t.incident.phase for kpi, t in self.tracks.items()}
+
+    # --- the SLA target rule ---------------------------------------------------
+    def _update_sla(self, sla: _SlaTrack, snap: KpiSnapshot, end: float) -> Anomaly | None:
+        y = snap.kpis.get(sla.kpi)
+        n = snap.n.get(sla.kpi, snap.n.get("volume", 0))
+        ev = sla.rule.explain_one({"y": y, "n": n}) if y is not None else None
+        cold = end - (self.first_end or end) < sla.cold_start_s
+        inc = sla.incident
+        event = inc.step(
+            end,
+            ev.score if ev is not None else 0.0,
+            "warning",
+            eligible=y is not None and n >= sla.min_n,
+            learning=cold,
+        )
+        if y is not None and (inc.phase == "firing" or event == "resolve"):
+            sign = 1.0 if sla.rule.direction == "up" else -1.0
+            if sla.peak is None or sign * (y - sla.peak) > 0:
+                sla.peak = y
+        if event is None or event == "escalate":
+            return None
+        target = sla.rule.target
+        if y is None or ev is None:  # resolved on a window without a value
+            y = sla.peak if sla.peak is not None else target
+            ev = sla.rule.explain_one({"y": y, "n": n})
+            assert ev is not None
+        side_en, side_zh = ("above", "高于") if sla.rule.direction == "up" else ("below", "低于")
+        if event == "fire":
+            start_s = inc.incident_start
+            what_en = f"{side_en} target {fmt(sla.kpi, target)} in {inc.k} of the last {inc.m} windows"
+            what_zh = f"{side_zh}目标 {fmt(sla.kpi, target, zh=True)}（近{inc.m}个窗口中{inc.k}个）"
+            en = firing_reason(sla.kpi, y, None, what=what_en)[0]
+            zh = firing_reason(sla.kpi, y, None, what=what_zh)[1]
+        else:
+            start_s = inc.ended[0] if inc.ended else None
+            minutes = (end - (start_s if start_s is not None else end)) / 60
+            en, zh = resolved_reason(sla.kpi, y, None, peak=sla.peak, minutes=minutes)
+            en = en.replace(" after", f" (target {fmt(sla.kpi, target)}) after", 1)
+            zh = zh.replace("，持续", f"（目标 {fmt(sla.kpi, target, zh=True)}），持续", 1)
+            sla.peak = None
+        return Anomaly(
+            kpi=sla.kpi,
+            window=snap.window,
+            team=snap.team,
+            channel=snap.channel,
+            region=snap.region,
+            start=snap.start,
+            end=snap.end,
+            value=float(y),
+            expected=target,
+            lower=target if sla.rule.direction == "down" else None,
+            upper=target if sla.rule.direction == "up" else None,
+            change_pct=round(ev.change * 100, 2),
+            score=round(ev.score, 4),
+            n=int(n),
+            severity="warning",
+            direction=sla.rule.direction,
+            detector="sla",
+            status="firing" if event == "fire" else "resolved",
+            incident_start=datetime.fromtimestamp(start_s, UTC) if start_s is not None else None,
+            reason_en=en,
+            reason_zh=zh,
+        )
 
     # --- one KPI --------------------------------------------------------------
     def _update_kpi(
@@ -317,4 +402,18 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         critical_factor=d.critical_factor,
         adapt_after_s=d.adapt_after_minutes * 60.0,
         top_contributors=d.top_contributors,
+        targets=targets_from(settings),
+        sla_k=d.sla_k,
+        sla_m=d.sla_m or 2 * d.sla_k,
     )
+
+
+def targets_from(settings: Settings) -> list[tuple[str, float, Literal["up", "down"], int, float]]:
+    """(kpi, target, bad direction, min n, cold start s) for the KPIs in ``detectors.sla``."""
+    d = settings.detectors
+    out = []
+    for kpi in d.sla:
+        field_name, direction = TARGET_KPIS[kpi]
+        cold = d.cold_start_minutes.get(kpi, d.cold_start_default_minutes) * 60.0
+        out.append((kpi, float(getattr(settings.targets, field_name)), direction, d.min_n.get(kpi, d.min_volume), cold))
+    return out

@@ -139,6 +139,11 @@ class DetectorSettings(_Section):
     critical_factor: float = Field(2.5, gt=1, description="critical when the change is surely above this x swing")
     adapt_after_minutes: float = Field(240.0, gt=0, description="a lasting level shift becomes the new baseline after this")
     top_contributors: int = Field(3, ge=0, description="child series attached to an aggregate's anomaly")
+    sla: list[Literal["frt_avg_s", "service_level", "fcr_rate", "csat", "nps", "complaint_rate", "complaint_timely_rate"]] = (
+        Field(default_factory=list, description="KPIs that alert when beyond their target (targets:) in k of m windows")
+    )
+    sla_k: int = Field(5, ge=1, description="SLA rule: windows beyond target (k)...")
+    sla_m: int | None = Field(None, ge=1, description="...of the last m windows (default 2k)")
     window: Literal["1m", "5m", "1h", "60m"] = "60m"
 
 
@@ -246,8 +251,9 @@ class Person(_Section):
     name: str
     wecom_user: str = Field("", description="WeCom user id, @-mentioned in WeCom messages")
     mobile: str = ""
-    email: str = ""
+    email: str = Field("", description="escalations to this person are also mailed here (needs alerts.email_url)")
     receiver: str | None = Field(None, description="a personal receiver (e.g. their mailto://) escalations also go to")
+    language: Literal["en", "zh"] = "zh"
 
 
 class Shift(_Section):
@@ -325,6 +331,7 @@ class AlertSettings(_Section):
     bot_rate_per_min: int = Field(20, ge=1, description="messages per minute per WeCom/DingTalk/Feishu bot key, across processes")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one delivery")
     retention_s: float = Field(7 * 86400.0, gt=0, description="resolved alerts are forgotten this long after their last change")
+    email_url: SecretStr = Field(SecretStr(""), description="Apprise mailto(s):// URL without `to`: escalations are mailed to the roster person's e-mail through it")
     consumer: str = Field("", description="consumer name in the anomalies group (default host-pid)")
 
     @model_validator(mode="after")

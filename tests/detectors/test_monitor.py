@@ -151,3 +151,39 @@ def test_drill_down_names_the_channel_that_moved():
     assert top[0].dimension == "channel" and top[0].value == "chat"
     assert top[0].share > 0.7
     assert top[0].kpi_value > top[0].expected
+
+
+def test_sla_rule_fires_after_k_of_m_windows_beyond_target_and_resolves_once():
+    settings = Settings(detectors={"sla": ["service_level"], "sla_k": 3, "sla_m": 5, "cold_start_default_minutes": 0})
+    values = [0.97] * 10 + [0.93, 0.96, 0.92, 0.91] + [0.97] * 6
+
+    def snaps():
+        for m, v in enumerate(values):
+            end = T0 + timedelta(minutes=5 * (m + 1))
+            yield KpiSnapshot(
+                window="5m",
+                start=end - timedelta(minutes=5),
+                end=end,
+                team="vip",
+                kpis={"service_level": v},
+                n={"service_level": 400},
+            )
+
+    events = [(i, a) for i, a in feed(build_monitor(settings), snaps()) if a.detector == "sla"]
+    assert [(i, a.status) for i, a in events] == [(13, "firing"), (16, "resolved")]
+    fired = events[0][1]
+    assert (fired.kpi, fired.team, fired.direction, fired.expected, fired.value) == (
+        "service_level",
+        "vip",
+        "down",
+        0.95,
+        0.91,
+    )
+    assert fired.reason_en == "Service level 91% — below target 95% in 3 of the last 5 windows"
+    assert fired.reason_zh == "服务水平 91% — 低于目标 95%（近5个窗口中3个）"
+    assert events[1][1].incident_start == fired.incident_start == T0 + timedelta(minutes=55)
+    assert "peak 91%" in events[1][1].reason_en
+
+
+def test_sla_rule_is_off_by_default():
+    assert build_monitor(Settings()).sla == {}
