@@ -32,7 +32,14 @@ import redis as redis_lib
 from alerts import keys
 from alerts.acklink import ack_url, base_url
 from alerts.channels import Sender
-from alerts.escalation import immediate_levels, mention_of, next_delay, on_duty
+from alerts.escalation import (
+    immediate_levels,
+    mention_of,
+    next_delay,
+    on_duty,
+    person_receiver_name,
+    person_receivers,
+)
 from alerts.grouping import GroupState, after_send, decide
 from alerts.lifecycle import Change, Policy, acknowledge, due, next_timer, note, observe
 from alerts.matchers import matches_all, parse_all
@@ -83,9 +90,10 @@ class Engine:
         self.tz = ZoneInfo(self.cfg.timezone)
         self.names = Names({t.name: (t.display, t.display_zh) for t in settings.teams},
                            {c.name: (c.display, c.display_zh) for c in settings.channels}, self.tz)
-        self.receivers = {r.name: r for r in self.cfg.receivers}
+        self.receivers = {r.name: r for r in [*self.cfg.receivers, *person_receivers(self.cfg)]}
         self.sender = sender or Sender(timeout_s=self.cfg.timeout_s, console=console)
-        self.outbox = Outbox(redis, self.cfg, sender=self.sender, consumer=consumer, now=self.now, workers=workers)
+        self.outbox = Outbox(redis, self.cfg, sender=self.sender, consumer=consumer, now=self.now, workers=workers,
+                             receivers=list(self.receivers.values()))
         self._claim = redis.register_script(_CLAIM)
         self._store_group = redis.register_script(_STORE_GROUP)
         self._tick_cache: dict[str, Any] = {}
@@ -317,7 +325,9 @@ class Engine:
             ctx = self._ctx("escalation", [alert], [], receiver, now, mentions=mention_of(person),
                             escalation={"role": level.role, "person": who, "level": str(level_no)})
             step = ("escalation", fp, alert.started_at.isoformat(), str(level_no))
-            targets = [receiver] + ([person.receiver] if person and person.receiver else [])
+            targets = [receiver] + ([person.receiver] if person and person.receiver else []) \
+                + ([person_receiver_name(person.name)] if person and person_receiver_name(person.name) in self.receivers
+                   else [])
             for r in dict.fromkeys(targets):
                 self.outbox.enqueue(r, kind="escalation", id_parts=step, title=f"escalation {level.role}: {fp}",
                                     ctx=ctx, lang=self.receivers[r].language, severity=alert.anomaly.severity,

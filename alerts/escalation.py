@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from sqm.config import EscalationLevel, EscalationPolicy, Person, Roster, Shift
+from pydantic import SecretStr
+
+from sqm.config import AlertSettings, EscalationLevel, EscalationPolicy, Person, Receiver, Roster, Shift
 
 
 def _hhmm(text: str) -> time:
@@ -72,3 +75,29 @@ def mention_of(person: Person | None) -> list[str]:
     if person is None:
         return []
     return [person.wecom_user] if person.wecom_user else [person.mobile] if person.mobile else []
+
+
+def person_receiver_name(person: str) -> str:
+    return f"@{person}"
+
+
+def person_receivers(cfg: AlertSettings) -> list[Receiver]:
+    """One e-mail receiver per roster person with an address, through ``alerts.email_url`` (if set).
+
+    >>> from sqm.config import AlertSettings
+    >>> cfg = AlertSettings(email_url="mailtos://u:p@smtp.example.com?from=sqm@example.com",
+    ...                     roster={"people": [{"name": "Li", "email": "li@example.com", "language": "en"}]})
+    >>> [(r.name, r.urls[0].get_secret_value(), r.language) for r in person_receivers(cfg)]
+    [('@Li', 'mailtos://u:p@smtp.example.com?from=sqm%40example.com&to=li%40example.com', 'en')]
+    """
+    base = cfg.email_url.get_secret_value()
+    if not base:
+        return []
+    parts = urlsplit(base)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "to"]
+    out = []
+    for p in cfg.roster.people:
+        if p.email:
+            url = urlunsplit(parts._replace(query=urlencode([*query, ("to", p.email)])))
+            out.append(Receiver(name=person_receiver_name(p.name), urls=[SecretStr(url)], language=p.language))
+    return out

@@ -119,13 +119,13 @@ def urls_of(receiver: Receiver) -> list[str]:
 
 class Outbox:
     def __init__(self, redis: Any, settings: AlertSettings, *, sender: Sender, consumer: str,
-                 now: Callable[[], datetime], workers: int = 8) -> None:
+                 now: Callable[[], datetime], workers: int = 8, receivers: Sequence[Receiver] | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.sender = sender
         self.consumer = consumer
         self.now = now
-        self.receivers = {r.name: r for r in settings.receivers}
+        self.receivers = {r.name: r for r in (settings.receivers if receivers is None else receivers)}
         self._claim = redis.register_script(_CLAIM)
         self._bucket = redis.register_script(_BUCKET)
         self._targets: dict[tuple[str, int], Target] = {}

@@ -9,6 +9,7 @@ from alerts import service
 from alerts.runner import Alerter
 from sqm.clock import ManualClock
 from tests.alerts.factories import T0, anomaly, json_url, push, settings
+from tests.alerts.test_alerts_delivery import mail_text
 
 
 def alerter_for(redis, rec, clock, **alerts):
@@ -167,3 +168,21 @@ def test_escalation_waits_for_the_end_of_quiet_hours_unless_critical(redis, http
     run(al, clock, 60)
     later = [m["title"] for m in messages(http_receiver)][len(msgs):]
     assert "[ESCALATION] Timeout rate · Billing / Chat" in later
+
+
+def test_escalation_mails_the_roster_person(redis, http_receiver, smtp_server):
+    clock = ManualClock(T0)
+    email_url = f"mailto://user:pass@{smtp_server.host}:{smtp_server.port}?from=sqm@example.com&mode=insecure"
+    roster = {"people": [{"name": "Wang", "wecom_user": "wangli"},
+                         {"name": "Li", "wecom_user": "lilei", "email": "li@example.com", "language": "en"}],
+              "shifts": [{"name": "all", "roles": {"supervisor": "Wang", "team_lead": "Li"}}]}
+    al = alerter_for(redis, http_receiver, clock, roster=roster, email_url=email_url,
+                     route={"receiver": "ops", "escalation": "standard"})
+    push(redis, anomaly())
+    run(al, clock, 16 * 60, step=60)
+    assert len(smtp_server.messages) == 1
+    _, rcpt, raw = smtp_server.messages[0]
+    assert rcpt == ["li@example.com"] and "Timeout rate" in mail_text(raw) and "team lead: Li" in mail_text(raw)
+    notes = service.list_notifications(redis)
+    assert {n["receiver"] for n in notes if n["kind"] == "escalation"} == {"ops", "@Li"}
+    assert all("pass" not in n["channel"] for n in notes)
