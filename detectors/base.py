@@ -71,6 +71,10 @@ class Detector(river_base.AnomalyDetector):
     """Base of sqm's univariate window detectors (``explain_one`` + the River contract)."""
 
     grace_period: int
+    score_max: float = float("inf")
+    """Scores lie in [0, score_max]."""
+    breach: float = 1.0
+    """A score at or above this is beyond the detector's own threshold."""
 
     def explain_one(self, x: Observation) -> Evidence | None:  # pragma: no cover - abstract
         """The evidence behind ``score_one(x)``; None while learning."""

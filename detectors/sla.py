@@ -78,4 +78,4 @@ class TargetRule(Detector):
     @classmethod
     def _unit_test_params(cls) -> Iterable[dict]:
         yield {"target": 0.95, "direction": "down"}
-        yield {"target": 120.0, "direction": "up"}
+        yield {"target": 0.12, "direction": "up"}

@@ -1,0 +1,152 @@
+"""Seasonal robust baseline: the expected value for this hour of the week, and a robust spread.
+
+For series without a known ``n`` (a KPI history exported to CSV, an NAB file) or
+with strong daily and weekly rhythms, the expected value of a window is learned
+per hour of the week (falling back to the hour of the day, then to the overall
+level while those are still unseen), plus a fast *level* that follows lasting
+shifts. The spread is a robust running mean absolute residual (so a spike does
+not widen it much), and the score is likelihood-style, in [0, 1):
+``2 * Phi(z) - 1`` for a residual of ``z`` robust sd in the bad direction.
+
+>>> import math, random
+>>> from detectors.seasonal import SeasonalBaseline
+>>> rng = random.Random(7)
+>>> det = SeasonalBaseline(direction="up", grace_period=48)
+>>> for h in range(24 * 14):  # two weeks of hourly values with a daily rhythm
+...     y = 100 + 40 * math.sin(2 * math.pi * h / 24) + rng.gauss(0, 5)
+...     det.learn_one({"y": y, "start": 3600.0 * h, "end": 3600.0 * (h + 1)})
+>>> h = 24 * 14 + 6  # 06:00-07:00, where the rhythm peaks at ~140
+>>> round(det.explain_one({"y": 141.0, "start": 3600.0 * h, "end": 3600.0 * (h + 1)}).expected, -1)
+140.0
+>>> det.score_one({"y": 141.0, "start": 3600.0 * h, "end": 3600.0 * (h + 1)}) < 0.5
+True
+>>> det.score_one({"y": 180.0, "start": 3600.0 * h, "end": 3600.0 * (h + 1)})
+0.99999...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Literal
+
+from detectors.base import Detector, Evidence, Observation, relative
+
+WEEK = 7 * 24
+_SQRT2 = math.sqrt(2.0)
+
+
+class SeasonalBaseline(Detector):
+    """Expected value by hour of week (day, overall as fallbacks) + level; robust spread.
+
+    Parameters
+    ----------
+    direction
+        Which way is bad: ``"up"``, ``"down"`` or ``"both"``.
+    alpha
+        Learning rate of an hour-of-week slot per visit (0.3: the last ~3 weeks count).
+    level_alpha
+        Learning rate of the level (follows lasting shifts in about 1/level_alpha windows).
+    scale_alpha
+        Learning rate of the robust spread.
+    grace_period
+        Windows learned before scoring (score 0 until then).
+    tz_offset_s
+        Local time offset of the series (hours of day are local: default UTC+8).
+    z_min
+        Robust sd at which ``explain_one``'s band is drawn.
+    """
+
+    score_max = 1.0
+    breach = 0.9995  # ~3.5 robust sd
+
+    def __init__(
+        self,
+        direction: Literal["up", "down", "both"] = "both",
+        alpha: float = 0.3,
+        level_alpha: float = 0.02,
+        scale_alpha: float = 0.02,
+        grace_period: int = 48,
+        tz_offset_s: float = 8 * 3600.0,
+        z_min: float = 3.5,
+    ) -> None:
+        self.direction = direction
+        self.alpha = alpha
+        self.level_alpha = level_alpha
+        self.scale_alpha = scale_alpha
+        self.grace_period = grace_period
+        self.tz_offset_s = tz_offset_s
+        self.z_min = z_min
+        self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
+        self._week_seen = bytearray(WEEK)  # visits, capped at 255
+        self._day = [0.0] * 24
+        self._day_seen = bytearray(24)
+        self._level = 0.0
+        self._abs = 0.0  # running mean |residual|
+        self._n = 0
+
+    def _slots(self, x: Observation) -> tuple[int, int]:
+        t = float(x["start"]) + self.tz_offset_s
+        hour = int(t // 3600)
+        # 1970-01-01 was a Thursday: shift so slot 0 is Monday 00:00
+        return (hour + 3 * 24) % WEEK, hour % 24
+
+    def _seasonal(self, week: int, day: int) -> float:
+        """Hour of week, shrunk toward hour of day until the week slot has 3 visits."""
+        d = self._day[day] if self._day_seen[day] else 0.0
+        w = min(self._week_seen[week], 3) / 3.0
+        return w * self._week[week] + (1.0 - w) * d
+
+    def expected_one(self, x: Observation) -> float:
+        week, day = self._slots(x)
+        return self._level + self._seasonal(week, day)
+
+    @property
+    def learning(self) -> bool:
+        return self._n < self.grace_period
+
+    def learn_one(self, x: Observation) -> None:
+        y = x.get("y")
+        if y is None:
+            return
+        y = float(y)
+        week, day = self._slots(x)
+        if self._n == 0:
+            self._level = y
+        resid = y - self._level - self._seasonal(week, day)
+        a = max(self.scale_alpha, 1.0 / (self._n + 1))
+        self._abs += a * (min(abs(resid), 6.0 * self._abs + 1e-12 if self._n > 10 else abs(resid)) - self._abs)
+        la = max(self.level_alpha, 1.0 / (self._n + 1))
+        seasonal_part = y - self._level
+        for table, seen, slot, rate in (
+            (self._week, self._week_seen, week, self.alpha),
+            (self._day, self._day_seen, day, self.alpha / 3.0),  # visited 7x as often
+        ):
+            if seen[slot]:
+                table[slot] += max(rate, 1.0 / (seen[slot] + 1)) * (seasonal_part - table[slot])
+            else:
+                table[slot] = seasonal_part
+            seen[slot] = min(seen[slot] + 1, 255)
+        self._level += la * (y - self._level - self._seasonal(week, day))
+        self._n += 1
+
+    def explain_one(self, x: Observation) -> Evidence | None:
+        y = x.get("y")
+        if y is None or self.learning:
+            return None
+        y = float(y)
+        expected = self.expected_one(x)
+        sd = max(1.2533 * self._abs, 1e-9 * max(1.0, abs(expected)))
+        z = (y - expected) / sd
+        bad = z if self.direction == "up" else -z if self.direction == "down" else abs(z)
+        score = max(0.0, math.erf(bad / _SQRT2)) if bad > 0 else 0.0
+        change = relative(y, expected)
+        sure = relative(y - math.copysign(2 * sd, z), expected)
+        if (sure > 0) != (change > 0):
+            sure = 0.0
+        return Evidence(expected, expected - self.z_min * sd, expected + self.z_min * sd, change, sure, z, score)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterable[dict]:
+        yield {"direction": "up", "grace_period": 10}
+        yield {"direction": "both", "grace_period": 20, "alpha": 0.5}
