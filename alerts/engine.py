@@ -308,7 +308,7 @@ class Engine:
             if alert is None or policy is None or alert.state != "firing" or alert.escalation_level >= len(policy.levels):
                 self.redis.zrem(keys.ESCALATIONS, fp)
                 continue
-            if self._silences_for(alert.labels, now):
+            if self._silences_for(alert.labels, now) or self._inhibitor(alert):  # held back: pages nobody
                 self.redis.zadd(keys.ESCALATIONS, {fp: now.timestamp() + 60})
                 continue
             level_no = alert.escalation_level

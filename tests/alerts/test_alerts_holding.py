@@ -186,3 +186,13 @@ def test_escalation_mails_the_roster_person(redis, http_receiver, smtp_server):
     notes = service.list_notifications(redis)
     assert {n["receiver"] for n in notes if n["kind"] == "escalation"} == {"ops", "@Li"}
     assert all("pass" not in n["channel"] for n in notes)
+
+
+def test_held_back_alerts_do_not_escalate(redis, http_receiver):
+    clock = ManualClock(T0)
+    al = escalating(redis, http_receiver, clock, group_by=["team", "kpi", "channel"])
+    service.create_silence(redis, ["team=sales"], None, T0 + timedelta(hours=2), "wang", clock=clock)
+    push(redis, anomaly(channel="*"), anomaly(channel="chat"), anomaly(team="sales"))
+    run(al, clock, 16 * 60, step=60)
+    escalations = [m["title"] for m in messages(http_receiver) if m["title"].startswith("[ESCALATION]")]
+    assert escalations == ["[ESCALATION] Timeout rate · Billing / all"]
