@@ -30,7 +30,7 @@ TEAMS = {"billing": 1.0, "tech": 0.7, "sales": 0.5, "vip": 0.25}
 
 def _snapshot(team: str, start: datetime, i: int, rng: random.Random, trouble: float) -> KpiSnapshot:
     size = TEAMS.get(team, 2.45)
-    volume = max(1, round(60 * size * (1 + 0.15 * math.sin(i / 5)) + rng.gauss(0, 3)))
+    volume = max(1, round(3600 * size * (1 + 0.05 * math.sin(i / 5)) + rng.gauss(0, 40)))
     frt = 55 + 20 * rng.random() + 90 * trouble
     timeout = min(1.0, 0.025 + 0.01 * rng.random() + 0.12 * trouble)
     kpis: dict[str, float | None] = {
@@ -38,10 +38,11 @@ def _snapshot(team: str, start: datetime, i: int, rng: random.Random, trouble: f
         "service_level": 1 - timeout - 0.005, "timeout_rate": timeout, "abandon_rate": 0.02 + 0.05 * trouble,
         "resolution_rate": 0.8, "fcr_rate": 0.88 - 0.05 * trouble, "aht_s": 300 + 40 * rng.random(),
         "csat": 0.93 - 0.06 * trouble + 0.01 * rng.random(), "nps": 52 - 10 * trouble, "complaint_rate": 0.01,
-        "complaint_timely_rate": 0.99, "backlog": float(round(8 * size + 30 * trouble)),
+        "complaint_timely_rate": 0.99, "backlog": float(round(40 * size + 60 * trouble)),
     }
     n = {k: volume for k in kpis}
-    return KpiSnapshot(window="1m", start=start, end=start + timedelta(minutes=1), team=team, kpis=kpis, n=n)
+    return KpiSnapshot(window="60m", start=start - timedelta(minutes=59), end=start + timedelta(minutes=1), team=team,
+                       kpis=kpis, n=n)
 
 
 def fill(redis: Any, now: datetime, minutes: int = 30, seed: int = 7) -> list[KpiSnapshot]:
@@ -54,9 +55,9 @@ def fill(redis: Any, now: datetime, minutes: int = 30, seed: int = 7) -> list[Kp
             trouble = max(0.0, (i - 18) / 10) if team in ("billing", ALL) else 0.0
             snap = _snapshot(team, start, i, rng, trouble * (0.4 if team == ALL else 1.0))
             raw = encode(snap)
-            pipe.zadd(keys.kpi_history(series_id("1m", team)), {raw: start.timestamp()})
+            pipe.zadd(keys.kpi_history(series_id("60m", team)), {raw: snap.start.timestamp()})
             if i == minutes - 1:
-                pipe.hset(keys.kpi_latest("1m"), keys.dims_field(team, ALL, ALL), raw)
+                pipe.hset(keys.kpi_latest("60m"), keys.dims_field(team, ALL, ALL), raw)
                 last.append(snap)
     pipe.execute()
     return last
@@ -67,7 +68,7 @@ def _alert(redis: Any, settings: Settings, snap: KpiSnapshot, now: datetime) -> 
     from sqm.clock import ManualClock
 
     value = snap.kpis["timeout_rate"] or 0.0
-    anomaly = Anomaly(kpi="timeout_rate", window="1m", team=snap.team, start=snap.start, end=snap.end, value=value,
+    anomaly = Anomaly(kpi="timeout_rate", window="60m", team=snap.team, start=snap.start, end=snap.end, value=value,
                       expected=0.03, severity="critical", detector="swing", incident_start=now - timedelta(minutes=9))
     engine = Engine(settings, redis, clock=ManualClock(now), workers=0)
     try:

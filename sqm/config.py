@@ -411,7 +411,9 @@ class ApiSettings(_Section):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_batch: int = Field(1000, ge=1)
     base_url: str = Field("", description="public URL, for links in alerts (defaults to http://host:port)")
-    wallboard_window: Literal["1m", "5m", "1h", "60m"] = Field("1m", description="window the wallboard shows by default")
+    wallboard_window: Literal["1m", "5m", "1h", "60m"] = Field(
+        "60m", description="window the wallboard and /v1/kpis show by default (rolling 60 minutes: steady, enough n)"
+    )
     wallboard_targets: dict[str, float] = Field(
         default_factory=lambda: {"frt_p90_s": 240.0, "timeout_rate": 0.05, "abandon_rate": 0.05},
         description="wallboard colour targets for KPIs the service standards (targets) do not set",

@@ -178,7 +178,7 @@
       t.tile.dataset.level = lv;
       t.tile.dataset.value = v === null || v === undefined ? "" : String(v);
       const n = snap.n[kpi];
-      t.n.textContent = n !== undefined && kpi !== "volume" ? "n " + n : "";
+      t.n.textContent = n !== undefined && state.config.kpis[kpi].unit !== "count" ? "n " + n : "";
       drawSpark(t.spark, kpi, row, state.history.get(row) || []);
     }
   }

@@ -30,6 +30,7 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 @pytest.fixture
 def make_settings() -> Callable[..., Settings]:
     def make(*, keys: bool = False, **api: Any) -> Settings:
+        api.setdefault("wallboard_window", "1m")  # the tests' snapshots are 1-minute ones
         if keys:
             api["keys"] = [{"key": k, "role": role, "name": f"{role}-test"} for role, k in KEYS.items()]
         return Settings(api=api, streams={"partitions": 4})

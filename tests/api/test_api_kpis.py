@@ -129,3 +129,12 @@ def test_compare_refuses_unknown_kpis_and_references(client):
     assert r.status_code == 422 and "happiness" in r.json()["detail"][0]["msg"]
     r = client.get("/v1/kpis/compare", params={"team": "billing", "vs": "yesterday"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "vs"]
+
+
+def test_the_default_window_is_the_rolling_hour(make_client, redis):
+    from sqm.config import Settings
+
+    put_latest(redis, snapshot("tech", window="60m", frt_avg_s=77.0), snapshot("tech", window="1m", frt_avg_s=1.0))
+    c = make_client(Settings())
+    assert c.get("/v1/config/public").json()["default_window"] == "60m"
+    assert [r["kpis"]["frt_avg_s"] for r in c.get("/v1/kpis").json()] == [77.0]
