@@ -99,3 +99,10 @@ def test_notify_test_reports_vendor_rejection(http_receiver):
     assert (result["status"], result["code"], result["detail"]) == ("rejected", "93000", "invalid webhook url")
     assert "0123456789abcdef0123" not in result["channel"]
     assert "测试" in json.loads(http_receiver.bodies[-1])["markdown"]["content"]
+
+
+def test_notify_test_unknown_receiver_names_the_known_ones():
+    from sqm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no receiver named 'nope' \(known: \['console'\]\)"):
+        notify_test(Settings(), "nope")
