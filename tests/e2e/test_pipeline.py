@@ -122,7 +122,9 @@ def test_three_hours_with_one_incident_end_to_end(redis, redis_url, http_receive
         texts = [f"{n.get('title', '')}\n{n.get('message', '')}" for n in notes]
         assert all("billing" in t.lower() for t in texts), texts
         assert any("Timeout rate" in t for t in texts), texts
-        shown = texts[0]
+        billing = [t for t in texts if "Billing / all" in t and "Timeout rate" in t]
+        assert billing, texts
+        shown = billing[0]
         assert f"{first.value:.1%}"[:-2] in shown or f"{first.value * 100:.1f}" in shown, (first.value, shown)
         assert first.expected is not None
         assert f"{first.expected * 100:.1f}" in shown, (first.expected, shown)
