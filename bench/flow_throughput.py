@@ -96,10 +96,13 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
         args = [sys.executable, "-m", "streams.runner", "--epoch-s", "10"]
         if processes > 1:
             args += ["-i", str(i), "-a", addresses]
-        procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+        log = (ROOT / "bench" / "out")
+        log.mkdir(parents=True, exist_ok=True)
+        procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stderr=(log / f"flow-{processes}p-{i}.log").open("wb")))
     peak = [0] * processes
     ps = [psutil.Process(p.pid) for p in procs]
     stats: dict = {}
+    progress, progress_at = None, time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         for i, p in enumerate(ps):
             with contextlib.suppress(psutil.Error):
@@ -107,6 +110,13 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
         stats = {k.decode(): v.decode() for k, v in r.hgetall(FLOW_STATS).items()}
         if int(stats.get("events", 0)) >= n and int(stats.get("closed_until", 0)) >= want_closed:
             break
+        if (stats.get("events"), stats.get("closed_until")) != progress:
+            progress, progress_at = (stats.get("events"), stats.get("closed_until")), time.perf_counter()
+        elif time.perf_counter() - progress_at > 120:
+            for p in procs:
+                p.kill()
+            msg = f"flow stalled (no progress for 120 s): {stats}; logs in bench/out/"
+            raise SystemExit(msg)
         if any(p.poll() is not None for p in procs):
             msg = f"a flow process exited early: {[p.returncode for p in procs]}"
             raise SystemExit(msg)
@@ -115,6 +125,7 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
         msg = f"flow did not finish in {timeout} s: {stats}"
         raise SystemExit(msg)
     elapsed = time.perf_counter() - t0
+    busy_cpu = [sum(p.cpu_times()[:2]) for p in ps]  # CPU seconds, start-up included
     # idle CPU: the streams are drained; measure CPU over a few seconds of idleness
     time.sleep(1.0)
     cpu0 = [sum(p.cpu_times()[:2]) for p in ps]
@@ -126,6 +137,8 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
         p.wait(60)
     return {"processes": processes, "events": n, "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
             "peak_rss_mb": [round(x / 2**20) for x in peak], "idle_cpu_share": [round(x, 4) for x in idle_cpu],
+            "cpu_s": [round(c, 1) for c in busy_cpu], "events_per_cpu_s": round(n / sum(busy_cpu)),
+            "load_avg": os.getloadavg()[0],
             "stats": stats}
 
 
@@ -169,10 +182,11 @@ def bare_bytewax(url: str, partitions: int, n: int) -> dict:
     windower = win.TumblingWindower(length=timedelta(minutes=1), align_to=START)
     counts = win.fold_window("count", keyed, clock, windower, lambda: 0, lambda acc, _: acc + 1, lambda a, b: a + b)
     op.output("out", counts.down, CountSink())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run_main(flow)
-    elapsed = time.perf_counter() - t0
-    return {"events": counted[0], "seconds": round(elapsed, 2), "events_per_s": round(counted[0] / elapsed)}
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"events": counted[0], "seconds": round(elapsed, 2), "events_per_s": round(counted[0] / elapsed),
+            "cpu_s": round(cpu, 1), "events_per_cpu_s": round(counted[0] / cpu)}
 
 
 def open_contacts(url: str, settings: Settings, n: int, lateness: float) -> dict:
@@ -211,11 +225,13 @@ def main() -> None:
         for procs in args.processes:
             res = run_flow(url, n, last_ts, procs, lateness)
             results[f"flow_{procs}p"] = res
-            print(f"flow, {procs} process(es): {res['events_per_s']:,} events/s ({res['seconds']} s), "
-                  f"peak RSS {res['peak_rss_mb']} MB, idle CPU {res['idle_cpu_share']} of a core")
+            print(f"flow, {procs} process(es): {res['events_per_s']:,} events/s ({res['seconds']} s wall, "
+                  f"CPU s {res['cpu_s']}, {res['events_per_cpu_s']:,} events per CPU s), "
+                  f"peak RSS {res['peak_rss_mb']} MB, idle CPU {res['idle_cpu_share']} of a core, load {res['load_avg']:.1f}")
         ref = bare_bytewax(url, settings.streams.partitions, n)
         results["bare_bytewax"] = ref
-        print(f"bare bytewax key_on + fold_window count: {ref['events_per_s']:,} events/s ({ref['seconds']} s)")
+        print(f"bare bytewax key_on + fold_window count: {ref['events_per_s']:,} events/s ({ref['seconds']} s wall, "
+              f"{ref['events_per_cpu_s']:,} events per CPU s)")
         one = results.get("flow_1p", {}).get("events_per_s")
         if one:
             print(f"flow / bare bytewax: {one / ref['events_per_s']:.2f}")

@@ -11,7 +11,9 @@ epoch is snapshotted, the sinks flush.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
+import tempfile
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -28,12 +30,21 @@ log = logging.getLogger(__name__)
 RECOVERY_PARTITIONS = 1
 
 
-def recovery_config(state_dir: Path) -> RecoveryConfig:
-    """The recovery store under ``state_dir/recovery``, created on first use."""
+def recovery_config(state_dir: Path, *, processes: int = 1, process_id: int = 0) -> RecoveryConfig:
+    """The recovery store under ``state_dir/recovery``, created on first use.
+
+    A cluster of N processes has N recovery partitions; process ``i`` keeps
+    ``part-i`` in its own state directory (docs/scaling.md).
+    """
     db_dir = Path(state_dir) / "recovery"
     if not any(db_dir.glob("part-*.sqlite3")):
         db_dir.mkdir(parents=True, exist_ok=True)
-        init_db_dir(db_dir, RECOVERY_PARTITIONS)
+        if processes <= 1:
+            init_db_dir(db_dir, RECOVERY_PARTITIONS)
+        else:
+            with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
+                init_db_dir(Path(tmp), processes)
+                shutil.move(str(Path(tmp) / f"part-{process_id}.sqlite3"), db_dir)
     return RecoveryConfig(str(db_dir))
 
 
@@ -60,7 +71,9 @@ def run_flow(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
     flow = build_flow(settings, redis_url, stop=stop, **flow_kwargs)
-    recovery = recovery_config(settings.state_dir) if settings.streams.recovery else None
+    recovery = None
+    if settings.streams.recovery:
+        recovery = recovery_config(settings.state_dir, processes=len(addresses or ()) or 1, process_id=process_id or 0)
     log.info("flow: %d partitions, %d worker(s), recovery %s", settings.streams.partitions, workers,
              recovery.db_dir if recovery else "off")
     cli_main(
