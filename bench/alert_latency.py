@@ -143,7 +143,7 @@ def latency(redis_url: str, rate: float, seconds: float) -> None:
           f"max {max(lat):.1f} ms")
 
 
-def max_rate(redis_url: str, n: int) -> None:
+def max_rate(redis_url: str, n: int, alerters: int = 1) -> None:
     arrivals = Arrivals()
     server, url = arrivals.serve()
     redis = connect(redis_url)
@@ -174,11 +174,15 @@ def max_rate(redis_url: str, n: int) -> None:
     # deliver: all new alerts, each its own notification; the alerter is up before the backlog lands
     redis.flushdb()
     arrivals.at.clear()
-    with alerter_process(s, redis_url):
+    with contextlib.ExitStack() as procs:
+        for i in range(alerters):
+            named = s.model_copy(update={"alerts": s.alerts.model_copy(update={"consumer": f"bench-{i}"})})
+            procs.enter_context(alerter_process(named, redis_url))
         redis.xadd(ANOMALIES, {"a": encode(anomaly("warmup"))})
         deadline = time.perf_counter() + 30
         while "warmup" not in arrivals.at and time.perf_counter() < deadline:
             time.sleep(0.05)
+        time.sleep(3.0 if alerters > 1 else 0.0)  # the others are up too
         t = time.perf_counter()
         pipe = redis.pipeline(transaction=False)
         for i in range(n):
@@ -190,7 +194,8 @@ def max_rate(redis_url: str, n: int) -> None:
         wall = time.perf_counter() - t
     server.shutdown()
     got = len(arrivals.at) - 1
-    print(f"deliver: {got}/{n} new alerts read, grouped and delivered over HTTP in {wall:.1f} s: "
+    print(f"deliver ({alerters} alerter process{'es' if alerters > 1 else ''}): {got}/{n} new alerts read, "
+          f"grouped and delivered over HTTP in {wall:.1f} s: "
           f"{got / wall:,.0f} anomalies/s")
 
 
@@ -199,12 +204,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--max-n", type=int, default=5000)
+    parser.add_argument("--alerters", type=int, default=1, help="alerter processes in the deliver test")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         url = os.environ.get("REDIS_URL") or stack.enter_context(
             embedded_redis(Path(tempfile.mkdtemp(prefix="sqm-bench-"))))
         latency(url, args.rate, args.seconds)
-        max_rate(url, args.max_n)
+        max_rate(url, args.max_n, args.alerters)
 
 
 if __name__ == "__main__":
