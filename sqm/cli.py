@@ -116,14 +116,29 @@ def check_config(file: Annotated[Path, typer.Argument(help="The YAML settings fi
 def flow(
     config: ConfigOpt = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker threads in this process.")] = 1,
+    process_id: Annotated[
+        int | None, typer.Option("--process-id", "-i", min=0, help="This process's index in --addresses (a cluster).")
+    ] = None,
+    addresses: Annotated[
+        str | None,
+        typer.Option("--addresses", "-a", help="host:port of every flow process, ';'-separated, same order everywhere."),
+    ] = None,
 ) -> None:
-    """Run the KPI dataflow: event streams → KPIs (Redis, InfluxDB) → detectors → anomalies."""
+    """Run the KPI dataflow: event streams → KPIs (Redis, InfluxDB) → detectors → anomalies.
+
+    One process per core scales (docs/scaling.md): start N processes with the same --addresses and
+    --process-id 0..N-1, the same settings and the same Redis.
+    """
     from streams.runner import run_flow
 
     settings = _settings(config)
+    if (process_id is None) != (addresses is None):
+        msg = "--process-id and --addresses go together"
+        raise typer.BadParameter(msg)
     stop = _stop_on_signals()
     with _redis_url(settings) as url:
-        run_flow(settings, url, workers=workers, stop=stop)
+        run_flow(settings, url, workers=workers, stop=stop, process_id=process_id,
+                 addresses=addresses.split(";") if addresses else None)
 
 
 @app.command()
