@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -185,6 +186,10 @@ class Sender:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.timeout_s = timeout_s
         self.console = console
+        for name in ("httpx", "httpcore"):  # their INFO lines carry the full URL, i.e. the bot key
+            quiet = logging.getLogger(name)
+            if quiet.getEffectiveLevel() < logging.WARNING:
+                quiet.setLevel(logging.WARNING)
         self._http = httpx.Client(timeout=timeout_s, transport=transport)
         self._plugins: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -106,3 +106,20 @@ def test_notify_test_unknown_receiver_names_the_known_ones():
 
     with pytest.raises(ConfigError, match=r"no receiver named 'nope' \(known: \['console'\]\)"):
         notify_test(Settings(), "nope")
+
+
+def test_no_log_line_carries_a_key_or_password(http_receiver, smtp_server, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    sender = Sender(timeout_s=5)
+    sender.send(target(wecom(http_receiver, key="SECRETKEY123456")), "t", "b", "markdown")
+    http_receiver.status = 500
+    sender.send(target(f"json://user:SECRETPW99@{http_receiver.url}/x"), "t", "b", "text")
+    mail = (f"mailto://user:SECRETPW77@{smtp_server.host}:{smtp_server.port}"
+            "?from=sqm@example.com&to=boss@example.com&mode=insecure")
+    assert sender.send(target(mail), "t", "b", "text").ok
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert text  # something was logged at all
+    for secret in ("SECRETKEY123456", "SECRETPW99", "SECRETPW77"):
+        assert secret not in text
