@@ -29,12 +29,12 @@ from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
 from detectors.noise import cv_of, kind_of
 from detectors.reasons import firing_reason, fmt, resolved_reason
+from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TARGET_KPIS, TargetRule
 from detectors.swing import SwingDetector
 from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
-DETECTOR = "swing"
 MAX_CHILDREN = 64
 
 
@@ -50,12 +50,14 @@ class KpiRule:
     cv: float
     cold_start_s: float = 0.0
     """No alert until this long after the series' first window (late events still arriving)."""
+    detector: Literal["swing", "seasonal"] = "swing"
+    """``seasonal``: judge against the hour-of-week baseline (for KPIs with a strong rhythm, e.g. volume)."""
 
 
 @dataclass(slots=True)
 class _Track:
     rule: KpiRule
-    detector: SwingDetector
+    detector: SwingDetector | SeasonalBaseline
     incident: IncidentRule
     children: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     last: Evidence | None = None
@@ -115,7 +117,9 @@ class KpiMonitor:
                     cv=r.cv,
                     overdispersion=overdispersion,
                     min_expected=min_expected,
-                ),
+                )
+                if r.detector == "swing"
+                else SeasonalBaseline(direction=r.direction, grace_period=warmup_windows, z_min=z_min),
                 incident=IncidentRule(
                     k=persistence, m=persistence_of, clear_windows=clear_windows, clear_score=clear_ratio
                 ),
@@ -236,14 +240,18 @@ class KpiMonitor:
         was_suspect = inc.suspect
         severity = self._severity(rule, ev)
         cold = end - (self.first_end or end) < rule.cold_start_s
+        if isinstance(det, SeasonalBaseline):
+            score = decision_score(ev, rule.direction, det.z_min, rule.swing)
+        else:
+            score = ev.score if ev is not None else 0.0
         event = inc.step(
             end,
-            ev.score if ev is not None else 0.0,
+            score,
             severity,
             eligible=y is not None and n >= rule.min_n,
             learning=y is not None and (ev is None or cold),
         )
-        if inc.suspect and not was_suspect:
+        if inc.suspect and not was_suspect and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
         if y is not None:
             track.last_value = y
@@ -294,7 +302,7 @@ class KpiMonitor:
         upper = ev.upper if ev is not None else None
         if status == "firing":
             start_s = inc.incident_start
-            en, zh = firing_reason(rule.kpi, value, expected)
+            en, zh = firing_reason(rule.kpi, value, expected, seasonal=rule.detector == "seasonal")
         else:
             start_s, severity = inc.ended or (None, severity)
             minutes = (snap.end.timestamp() - (start_s if start_s is not None else snap.end.timestamp())) / 60
@@ -316,7 +324,7 @@ class KpiMonitor:
             n=int(snap.n.get(rule.kpi, snap.n.get("volume", 0))),
             severity=severity,  # type: ignore[arg-type]
             direction="up" if _bad_sign(rule, ev) > 0 else "down",
-            detector=DETECTOR,
+            detector=rule.detector,
             status=status,
             incident_start=datetime.fromtimestamp(start_s, UTC) if start_s is not None else None,
             reason_en=en,
@@ -358,6 +366,21 @@ class KpiMonitor:
         return rank(kids, kind=track.rule.kind, sign=_bad_sign(track.rule, ev), top=self.top_contributors)
 
 
+def decision_score(ev: Evidence | None, direction: str, z_min: float, min_change: float) -> float:
+    """A likelihood-style detector's evidence on the decision layer's scale (1 = breach):
+    ``min(z / z_min, change / min_change)`` in the bad direction."""
+    if ev is None:
+        return 0.0
+    z, change = ev.z, ev.change
+    if direction == "down":
+        z, change = -z, -change
+    elif direction == "both":
+        z, change = abs(z), abs(change)
+    if z <= 0 or change <= 0:
+        return 0.0
+    return min(z / z_min, change / min_change) if min_change > 0 else z / z_min
+
+
 def _bad_sign(rule: KpiRule, ev: Evidence | None) -> float:
     """+1 when up is bad, -1 when down is bad; for "both", the sign of the change."""
     if rule.direction == "down":
@@ -375,7 +398,10 @@ def rules_from(settings: Settings) -> list[KpiRule]:
         bad = KPIS[kpi].bad if kpi in KPIS else "both"
         direction = d.direction.get(kpi) or ("both" if bad == "none" else bad)
         cold = d.cold_start_minutes.get(kpi, d.cold_start_default_minutes) * 60.0
-        rules.append(KpiRule(kpi, swing, direction, d.min_n.get(kpi, d.min_volume), kind_of(kpi), cv_of(kpi), cold))  # type: ignore[arg-type]
+        kind = "seasonal" if kpi in d.seasonal else "swing"
+        rules.append(
+            KpiRule(kpi, swing, direction, d.min_n.get(kpi, d.min_volume), kind_of(kpi), cv_of(kpi), cold, kind)  # type: ignore[arg-type]
+        )
     return rules
 
 

@@ -44,11 +44,15 @@ class SeasonalBaseline(Detector):
     direction
         Which way is bad: ``"up"``, ``"down"`` or ``"both"``.
     alpha
-        Learning rate of an hour-of-week slot per visit (0.3: the last ~3 weeks count).
+        Learning rate of an hour-of-week slot per hour of data (0.3: the last ~3 weeks count).
     level_alpha
-        Learning rate of the level (follows lasting shifts in about 1/level_alpha windows).
+        Learning rate of the level per hour of data (follows lasting shifts in about
+        1/level_alpha hours).
     scale_alpha
-        Learning rate of the robust spread.
+        Learning rate of the robust spread per hour of data.
+
+    Rates are per hour of data, so a rolling hour stepped every minute learns as
+    fast as an hourly series (each of its windows counts 1/60).
     grace_period
         Windows learned before scoring (score 0 until then).
     tz_offset_s
@@ -78,12 +82,13 @@ class SeasonalBaseline(Detector):
         self.tz_offset_s = tz_offset_s
         self.z_min = z_min
         self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
-        self._week_seen = bytearray(WEEK)  # visits, capped at 255
+        self._week_seen = [0.0] * WEEK  # hours of data seen per slot
         self._day = [0.0] * 24
-        self._day_seen = bytearray(24)
+        self._day_seen = [0.0] * 24
         self._level = 0.0
         self._abs = 0.0  # running mean |residual|
         self._n = 0
+        self._last_end: float | None = None
 
     def _slots(self, x: Observation) -> tuple[int, int]:
         t = float(x["start"]) + self.tz_offset_s
@@ -92,7 +97,7 @@ class SeasonalBaseline(Detector):
         return (hour + 3 * 24) % WEEK, hour % 24
 
     def _seasonal(self, week: int, day: int) -> float:
-        """Hour of week, shrunk toward hour of day until the week slot has 3 visits."""
+        """Hour of week, shrunk toward hour of day until the week slot has 3 hours of data."""
         d = self._day[day] if self._day_seen[day] else 0.0
         w = min(self._week_seen[week], 3) / 3.0
         return w * self._week[week] + (1.0 - w) * d
@@ -111,22 +116,25 @@ class SeasonalBaseline(Detector):
             return
         y = float(y)
         week, day = self._slots(x)
+        end = float(x["end"])
+        hours = min(1.0, max(end - self._last_end, 0.0) / 3600.0) if self._last_end is not None else 1.0
+        self._last_end = end
         if self._n == 0:
             self._level = y
         resid = y - self._level - self._seasonal(week, day)
-        a = max(self.scale_alpha, 1.0 / (self._n + 1))
+        a = max(self.scale_alpha * hours, 1.0 / (self._n + 1))
         self._abs += a * (min(abs(resid), 6.0 * self._abs + 1e-12 if self._n > 10 else abs(resid)) - self._abs)
-        la = max(self.level_alpha, 1.0 / (self._n + 1))
+        la = max(self.level_alpha * hours, 1.0 / (self._n + 1))
         seasonal_part = y - self._level
         for table, seen, slot, rate in (
-            (self._week, self._week_seen, week, self.alpha),
-            (self._day, self._day_seen, day, self.alpha / 3.0),  # visited 7x as often
+            (self._week, self._week_seen, week, self.alpha * hours),
+            (self._day, self._day_seen, day, self.alpha * hours / 3.0),  # visited 7x as often
         ):
             if seen[slot]:
-                table[slot] += max(rate, 1.0 / (seen[slot] + 1)) * (seasonal_part - table[slot])
+                table[slot] += max(rate, hours / (seen[slot] + hours)) * (seasonal_part - table[slot])
             else:
                 table[slot] = seasonal_part
-            seen[slot] = min(seen[slot] + 1, 255)
+            seen[slot] = min(seen[slot] + hours, 1e6)
         self._level += la * (y - self._level - self._seasonal(week, day))
         self._n += 1
 

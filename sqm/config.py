@@ -128,10 +128,16 @@ class DetectorSettings(_Section):
             "fcr_rate": 240.0,
             "resolution_rate": 240.0,
             "aht_s": 240.0,
+            "volume": 1440.0,
+            "backlog": 1440.0,
         },
         description="per KPI: minutes after a series' first window before it may alert (late events still arriving)",
     )
     cold_start_default_minutes: float = Field(60.0, ge=0, description="cold start of the KPIs not in cold_start_minutes")
+    seasonal: list[str] = Field(
+        default_factory=lambda: ["volume", "backlog"],
+        description="watched KPIs judged against the hour-of-week baseline instead of the rolling one",
+    )
     persistence: int = Field(3, ge=1, description="breaching windows (k of persistence_of) before an anomaly fires")
     persistence_of: int | None = Field(None, ge=1, description="m of the k-of-m rule (default: k in a row)")
     clear_windows: int | None = Field(None, ge=1, description="calm windows in a row that resolve (default: persistence)")
