@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broadcaster.reopen()
         yield
         broadcaster.stop()
 

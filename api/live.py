@@ -80,6 +80,7 @@ class Broadcaster:
             return len(self._subs)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """End every subscription and the thread (the app is shutting down)."""
         self._stop.set()
         with self._lock:
             subs, thread = list(self._subs), self._thread
@@ -87,6 +88,13 @@ class Broadcaster:
             sub.offer(None)
         if thread is not None:
             thread.join(timeout)
+        with self._lock:
+            self._thread = None
+
+    def reopen(self) -> None:
+        """Allow subscriptions again after ``stop`` (the same app served again)."""
+        with self._lock:
+            self._stop.clear()
 
     def _fan_out(self, item: Message) -> None:
         with self._lock:

@@ -221,3 +221,23 @@ def secured_state(redis, fp):
 
     a = service.get_alert(redis, fp)
     return a.state, a.acked_by
+
+
+def test_the_connection_indicator_shows_a_lost_server_and_the_page_reconnects(live_server, redis, browser_page):
+    from tests.api.conftest import LiveServer
+
+    put_latest(redis, snapshot("sales", volume=17.0))
+    server = live_server()
+    app = server.server.config.app
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en")
+        expect(browser_page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+    # the server is gone: the page says so, and keeps the last values on screen
+    expect(browser_page.locator("#conn")).to_have_attribute("data-state", "offline", timeout=15_000)
+    expect(tile(browser_page, "sales", "volume").locator(".value")).to_have_text("17")
+    again = LiveServer(app, port=server.port)  # the same app at the same address, as after a restart
+    with again:
+        expect(browser_page.locator("#conn")).to_have_attribute("data-state", "live", timeout=30_000)
+        publish(redis, app, snapshot("sales", volume=18.0))
+        expect(tile(browser_page, "sales", "volume").locator(".value")).to_have_text("18")
+        browser_page.goto("about:blank")
