@@ -104,6 +104,11 @@ class SwingDetector(Detector):
         self._z2 = 1.0  # running mean of z^2 (sampling model only)
         self._z2_n = 0
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_memo", None)  # a cache, not state
+        return state
+
     # --- learning -------------------------------------------------------------
     def learn_one(self, x: Observation) -> None:
         y = x.get("y")
@@ -193,6 +198,15 @@ class SwingDetector(Detector):
 
     def _raw(self, x: Observation) -> tuple[float, float, float, float] | None:
         """(expected, sd and z under the sampling model, the baseline's effective n) or None."""
+        key = (x.get("start"), x.get("end"), x.get("y"), x.get("n"), len(self._base), self._appends, len(self._pending))
+        memo = self.__dict__.get("_memo")
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        out = self._raw_uncached(x)
+        self.__dict__["_memo"] = (key, out)  # score then learn the same x: computed once
+        return out
+
+    def _raw_uncached(self, x: Observation) -> tuple[float, float, float, float] | None:
         base = self.baseline(float(x["start"]))
         if base is None:
             return None
