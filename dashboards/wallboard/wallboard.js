@@ -140,6 +140,7 @@
       const meta = state.config.kpis[kpi];
       if (!meta) continue;
       const tile = el("div", "tile none");
+      tile.setAttribute("role", "group");
       tile.dataset.team = dims.team;
       tile.dataset.channel = dims.channel;
       tile.dataset.kpi = kpi;
@@ -176,6 +177,10 @@
       const lv = level(kpi, v, row);
       t.tile.className = "tile " + lv + (snap.final === false ? " provisional" : "");
       t.tile.dataset.level = lv;
+      // for screen readers and colour-blind viewers: the state in words, not only in colour
+      t.tile.setAttribute("aria-label", t.tile.firstChild.title + ": " + t.value.textContent +
+        (lv === "none" ? "" : " — " + TEXT[lv]) + (t.tile.querySelector(".target").textContent ? ", " +
+        t.tile.querySelector(".target").textContent : ""));
       t.tile.dataset.value = v === null || v === undefined ? "" : String(v);
       const n = snap.n[kpi];
       t.n.textContent = n !== undefined && state.config.kpis[kpi].unit !== "count" ? "n " + n : "";

@@ -63,6 +63,7 @@ def test_tiles_show_live_values_and_flip_colour_at_the_target(live_server, redis
         expect(sl.locator(".value")).to_have_text("90.0%")
         expect(sl).to_have_class("tile bad")
         expect(sl).to_have_css("background-color", "rgb(74, 15, 18)")
+        expect(sl).to_have_attribute("aria-label", "Service level: 90.0% — Off target, Target ≥ 95.0%")
         # first response: 100 s meets the 120 s target with little room (amber), 130 s misses it (red)
         frt = tile(page, "billing", "frt_avg_s")
         expect(frt).to_have_class("tile ok")
