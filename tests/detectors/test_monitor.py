@@ -187,3 +187,29 @@ def test_sla_rule_fires_after_k_of_m_windows_beyond_target_and_resolves_once():
 
 def test_sla_rule_is_off_by_default():
     assert build_monitor(Settings()).sla == {}
+
+
+def test_volume_is_judged_against_the_same_hour_of_earlier_days():
+    import math
+    import random
+
+    settings = Settings(detectors={"swing": {"volume": 0.3}, "cold_start_minutes": {"volume": 1440}})
+    rng = random.Random(5)
+
+    def volume(minutes_from_start: int) -> float:
+        hour = (minutes_from_start / 60) % 24
+        return 200 + 150 * math.sin(2 * math.pi * hour / 24)
+
+    def snaps():
+        for k in range(4 * 288):  # four days of 5-minute windows
+            end = T0 + timedelta(minutes=5 * (k + 1))
+            lam = volume(5 * k) * (1.8 if 3 * 288 + 100 <= k < 3 * 288 + 124 else 1.0)
+            v = max(0.0, round(rng.gauss(lam, lam**0.5)))
+            yield KpiSnapshot(window="5m", start=end - timedelta(minutes=5), end=end, kpis={"volume": v}, n={"volume": int(v)})
+
+    events = feed(build_monitor(settings), snaps())
+    firing = [(i, a) for i, a in events if a.status == "firing"]
+    assert [(a.kpi, a.detector, a.direction) for _, a in firing] == [("volume", "seasonal", "up")], events
+    i, a = firing[0]
+    assert 3 * 288 + 100 <= i < 3 * 288 + 110
+    assert "同时段基线" in a.reason_zh and "baseline for this time" in a.reason_en
