@@ -431,6 +431,9 @@ class ApiSettings(_Section):
     rate_limit_burst: int = Field(1000, ge=1, description="requests a caller may make at once above the rate")
     sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on /v1/live")
     webhooks: list[WebhookSource] = Field(default_factory=list, description="helpdesks that post webhooks")
+    strict_dimensions: bool = Field(
+        False, description="refuse events whose team, channel or region is not configured (422) instead of counting them"
+    )
 
 
 class InfluxSettings(_Section):

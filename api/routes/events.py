@@ -12,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import IngestDep, RedisDep, SettingsDep
 from api.schemas import IngestAccepted, Problem, ValidationProblem
+from sqm.config import Settings
 from sqm.errors import InvalidEvent
 from sqm.eventlog import append_events
-from sqm.models import ServiceEvent, decode_events
+from sqm.models import DEFAULT_REGION, ServiceEvent, decode_events
 
 log = logging.getLogger("sqm.api")
 
@@ -56,6 +57,26 @@ def ndjson_to_array(body: bytes) -> bytes:
     return b"[" + b",".join(line for line in (x.strip() for x in body.splitlines()) if line) + b"]"
 
 
+def unknown_dimensions(settings: Settings, events: list[ServiceEvent]) -> list[dict[str, Any]]:
+    """With ``api.strict_dimensions``: the events whose team, channel or region is not configured."""
+    known = {
+        "team": {t.name for t in settings.teams},
+        "channel": {c.name for c in settings.channels},
+        "region": {*settings.regions, DEFAULT_REGION},
+    }
+    out: list[dict[str, Any]] = []
+    for i, ev in enumerate(events):
+        for field, names in known.items():
+            value = getattr(ev, field)
+            if value not in names:
+                msg = f"unknown {field} {value!r} (configured: {', '.join(sorted(names))})"
+                out.append({"loc": ["body", i, field] if len(events) > 1 else ["body", field], "field": field,
+                            "msg": msg, "type": "unknown_dimension"})
+        if len(out) >= 20:
+            break
+    return out
+
+
 def _refuse(request: Request, reason: str, code: int, detail: Any) -> HTTPException:
     request.app.state.metrics.events_rejected.labels(reason=reason).inc()
     return HTTPException(code, detail=detail)
@@ -89,6 +110,10 @@ async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, _: In
     if len(events) > settings.api.max_batch:
         msg = f"a batch holds at most api.max_batch={settings.api.max_batch} events, got {len(events)}"
         raise _refuse(request, "batch_too_large", status.HTTP_413_CONTENT_TOO_LARGE, msg)
+    if settings.api.strict_dimensions:
+        problems = unknown_dimensions(settings, events)
+        if problems:
+            raise _refuse(request, "unknown_dimension", status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
     if not events:
         raise _refuse(request, "empty", status.HTTP_422_UNPROCESSABLE_CONTENT,
                       [{"loc": ["body"], "field": "", "msg": "an empty array holds no events", "type": "invalid_event"}])

@@ -48,13 +48,14 @@ def latest(
     team: Dim = None,
     channel: Dim = None,
     region: Dim = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="at most this many rows (overall first)")] = 5000,
 ) -> list[dict[str, Any]]:
     """The latest snapshot per dimension (team × channel × region) of one window.
 
     `?window=1m&channel=*&region=*` gives one row per team plus the overall row
     (`team=*`). A snapshot with `final=false` belongs to a window still open.
     """
-    return read_latest(redis, window or settings.api.wallboard_window, team, channel, region)
+    return read_latest(redis, window or settings.api.wallboard_window, team, channel, region)[:limit]
 
 
 def read_history(redis: Any, series: str, since: float, until: float, limit: int) -> list[dict[str, Any]]:
