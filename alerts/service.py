@@ -18,6 +18,7 @@ from alerts import keys
 from alerts.acklink import InvalidToken, secret_of, verify_token
 from alerts.channels import target
 from alerts.engine import ACTIVE, Engine
+from alerts.matchers import matches_all, parse
 from alerts.outbox import Notification, urls_of
 from alerts.routing import dry_run
 from alerts.silences import Silence, new_silence
@@ -29,7 +30,7 @@ from sqm.models import Alert, decode_alert, encode, to_builtins
 __all__ = [
     "InvalidToken", "UnknownAlert", "ack_with_token", "acknowledge", "create_silence", "delivery_attempts",
     "expire_silence", "get_alert", "get_notification", "list_alerts", "list_notifications", "list_silences",
-    "receivers", "route_dry_run",
+    "notifications_of", "receivers", "route_dry_run",
 ]
 
 _silence = msgspec.json.Decoder(Silence).decode
@@ -50,8 +51,10 @@ def _now(clock: Clock | None) -> datetime:
 
 # --- alerts ------------------------------------------------------------------------
 def list_alerts(redis: Any, *, state: str | Sequence[str] | None = None, limit: int = 200,
-                active_only: bool = False) -> list[Alert]:
-    """Alerts, most recently updated first; ``state`` filters (e.g. ``["firing", "acknowledged"]``)."""
+                active_only: bool = False, matchers: Sequence[str] = ()) -> list[Alert]:
+    """Alerts, most recently updated first; ``state`` filters (e.g. ``["firing", "acknowledged"]``), and so do
+    label ``matchers`` (``["team=billing", "severity!=info"]``; a bad one raises ValueError naming it)."""
+    wanted_labels = [parse(m) for m in matchers]
     if active_only:
         fps = [_s(x) for x in redis.smembers(ACTIVE)]
     else:
@@ -61,6 +64,8 @@ def list_alerts(redis: Any, *, state: str | Sequence[str] | None = None, limit: 
     wanted = {state} if isinstance(state, str) else set(state) if state else None
     if wanted:
         alerts = [a for a in alerts if a.state in wanted]
+    if wanted_labels:
+        alerts = [a for a in alerts if matches_all(wanted_labels, a.labels)]
     alerts.sort(key=lambda a: a.updated_at, reverse=True)
     return alerts[:limit]
 
@@ -156,6 +161,11 @@ def list_notifications(redis: Any, *, status: str | None = None, limit: int = 10
     if status:
         out = [n for n in out if n["status"] == status]
     return out[:limit]
+
+
+def notifications_of(redis: Any, fingerprint: str, *, scan: int = 1000) -> list[dict[str, Any]]:
+    """The notifications (with their attempts) that carried one alert, among the latest ``scan``."""
+    return [n for n in list_notifications(redis, limit=scan) if fingerprint in n["fingerprints"]]
 
 
 def get_notification(redis: Any, notification_id: str) -> dict[str, Any] | None:

@@ -94,3 +94,13 @@ def test_route_dry_run(fired):
     s = fired[0]
     out = service.route_dry_run(s, {"team": "billing", "kpi": "csat"})
     assert [r["receiver"] for r in out] == ["ops"]
+
+
+def test_filters_and_notifications_of_one_alert(redis, fired, http_receiver):
+    http_receiver.wait_for(2, timeout=5)
+    assert [a.labels["team"] for a in service.list_alerts(redis, matchers=["team=tech"])] == ["tech"]
+    assert len(service.list_alerts(redis, matchers=["team=~b.*|t.*", "severity!=critical"])) == 2
+    with pytest.raises(ValueError, match="not of the form"):
+        service.list_alerts(redis, matchers=["team"])
+    (note,) = service.notifications_of(redis, anomaly().fingerprint)
+    assert note["status"] == "delivered" and note["fingerprints"] == [anomaly().fingerprint]
