@@ -121,7 +121,7 @@ _TEMPLATES = {
 </body></html>
 """,
     "line": (
-        "{{ title }}{% if reason == 'test' %} {{ w.test_body }}{% endif %}{% for a in firing %} | {{ a.kpi_name }} {{ a.value }} (baseline {{ a.baseline }}, {{ a.change }}) "
+        "{{ title }}{% if reason == 'test' %} {{ w.test_body }}{% endif %}{% for a in firing %} | {{ a.kpi_name }} {{ a.value }} ({{ w.baseline }} {{ a.baseline }}, {{ a.change }}) "
         "{{ a.labels }} window={{ a.raw_window }} severity={{ a.raw_severity }}{% endfor %}{% if more_firing %} | +{{ more_firing }} more{% endif %}"
         "{% for a in resolved %} | resolved: {{ a.kpi_name }} {{ a.value }} {{ a.labels }}{% endfor %}"
     ),
