@@ -43,18 +43,28 @@ class PartitionLogic(StatefulBatchLogic[P.Chunk, P.PartOut, bytes]):
         self.state: P.PartitionState = pickle.loads(resume) if resume else P.PartitionState("")
         self.state.wall_last = wall()  # downtime is not idleness
         self.reported: float | None | str = "never"
+        self.saved: tuple[bytes, int] | None = None
+        self.changed = True
 
     def on_batch(self, values: list[P.Chunk]) -> tuple[list[P.PartOut], bool]:
         outs = []
         for chunk in values:
             out = P.process(self.state, chunk, self.params, self.wall())
+            self.changed = self.changed or bool(chunk.entries)
             if out.deltas or out.dlq or out.wm != self.reported:
                 outs.append(out)
                 self.reported = out.wm
         return outs, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> bytes:
-        return pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL)
+        # An idle stream's state only moves its watermark: re-pickle it once a watermark minute,
+        # not every epoch (the state of a busy stream is large; this kept idle CPU low).
+        self.state.wm_floor = self.state.watermark(self.params, self.wall())  # keep the idle advance
+        minute = int(self.state.wm_floor // 60) if self.state.wm_floor is not None else -1
+        if self.changed or self.saved is None or self.saved[1] != minute:
+            self.saved = (pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL), minute)
+            self.changed = False
+        return self.saved[0]
 
 
 class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
