@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -124,14 +125,14 @@ class Alerter:
         return done
 
     def run(self, stop: threading.Event, *, max_block_s: float = 0.25) -> None:
-        rounds = 0
+        next_backlog = time.monotonic() + self.claim_idle_ms / 1000
         while not stop.is_set():
             try:
                 block = int(self.engine.next_wake(max_block_s) * 1000)
                 self.step(block_ms=max(10, block), wait=False)
-                rounds += 1
-                if rounds % 400 == 0:
-                    self._backlog = True  # now and then, pick up what dead consumers left behind
+                if time.monotonic() >= next_backlog:  # now and then, pick up what dead consumers left behind
+                    self._backlog = True
+                    next_backlog = time.monotonic() + self.claim_idle_ms / 1000
             except redis_lib.ConnectionError as err:
                 log.warning("Redis unreachable (%s); retrying in 1 s", err)
                 stop.wait(1.0)

@@ -145,3 +145,16 @@ def test_bad_and_trimmed_entries_are_skipped_and_acknowledged(redis):
     again.step()
     assert redis.xpending("sqm:anomalies", "sqm-alerter")["pending"] == 0
     again.close()
+
+
+def test_entries_a_dead_alerter_read_are_taken_over(redis):
+    out = io.StringIO()
+    Alerter(settings(), redis, consumer="dead", workers=0).close()
+    push(redis, anomaly())
+    redis.xreadgroup("sqm-alerter", "dead", {"sqm:anomalies": ">"}, count=10)  # read, then the process died
+    time.sleep(0.2)
+    live = Alerter(settings(), redis, consumer="live", workers=0, console=out, claim_idle_s=0.1)
+    live.step()
+    assert "35.0%" in out.getvalue()
+    assert redis.xpending("sqm:anomalies", "sqm-alerter")["pending"] == 0
+    live.close()
