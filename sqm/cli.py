@@ -5,6 +5,7 @@
     sqm alerter        the alert engine (alerts/)
     sqm api            the API and the wallboard (api/, dashboards/)
     sqm simulate       generate a simulated contact center's events
+    sqm replay         replay an NDJSON file of events into the streams
     sqm check-config   validate a settings file without starting anything
     sqm notify-test    send a test message to one alert receiver
 
@@ -257,6 +258,50 @@ def simulate(
         bar.update(task, completed=total, info=f"{count:,} events")
     console.print(f"[green]done[/]: {count:,} events, {begin:%Y-%m-%d %H:%M} → {until:%Y-%m-%d %H:%M} UTC"
                   + (f" → {out}" if out else " → Redis streams"))
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="NDJSON file of ServiceEvents (one JSON object a line), or - for stdin.")],
+    config: ConfigOpt = None,
+    batch: Annotated[int, typer.Option(min=1, help="Events per write to Redis.")] = 2000,
+) -> None:
+    """Replay an NDJSON file of events into the event streams; bad lines go to the dead-letter stream with their reason."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from sqm.errors import InvalidEvent
+    from sqm.eventlog import append_dead_letters, append_events, dead_letter
+    from sqm.models import decode_event
+    from sqm.store import connect
+
+    settings = _settings(config)
+    stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    size = 0 if str(file) == "-" else file.stat().st_size
+    written = rejected = 0
+    with _redis_url(settings) as url, stream, Progress(
+        TextColumn("replaying"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[info]}"), console=console
+    ) as bar:
+        redis = connect(url)
+        task = bar.add_task("replay", total=size or None, info="")
+        good, bad = [], []
+        for lineno, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    good.append(decode_event(line))
+                except InvalidEvent as err:
+                    bad.append(dead_letter(err.reason, err.field, f"replay:{file.name}:{lineno}", line.rstrip(b"\n")))
+            if len(good) >= batch or len(bad) >= batch:
+                append_events(redis, good, settings.streams.partitions)
+                append_dead_letters(redis, bad)
+                written, rejected = written + len(good), rejected + len(bad)
+                good, bad = [], []
+                bar.update(task, completed=stream.tell() if size else None, info=f"{written:,} events, {rejected:,} rejected")
+        append_events(redis, good, settings.streams.partitions)
+        append_dead_letters(redis, bad)
+        written, rejected = written + len(good), rejected + len(bad)
+        bar.update(task, completed=size or None, info=f"{written:,} events, {rejected:,} rejected")
+    console.print(f"[green]replayed[/] {written:,} events into the streams"
+                  + (f"; [yellow]{rejected:,} lines rejected[/] (reasons in sqm:dlq)" if rejected else ""))
 
 
 @app.command("notify-test")

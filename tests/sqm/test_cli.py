@@ -1,5 +1,6 @@
 """The sqm command: help for newcomers, check-config names bad keys."""
 
+import orjson
 from typer.testing import CliRunner
 
 from sqm.cli import app
@@ -10,7 +11,7 @@ runner = CliRunner()
 def test_every_command_has_useful_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "flow", "alerter", "api", "simulate", "check-config", "notify-test"):
+    for command in ("demo", "flow", "alerter", "api", "simulate", "replay", "check-config", "notify-test"):
         assert command in result.output
         sub = runner.invoke(app, [command, "--help"])
         assert sub.exit_code == 0, sub.output
@@ -57,3 +58,35 @@ def test_notify_test_fails_when_the_receiver_is_down(tmp_path, http_receiver):
     unknown = runner.invoke(app, ["notify-test", "-r", "nobody", "-c", str(config)])
     assert unknown.exit_code == 2
     assert "nobody" in unknown.output
+
+
+def test_replay_writes_good_lines_and_dead_letters_bad_ones(tmp_path, redis, redis_url, monkeypatch):
+    from sqm.keys import DLQ, events_stream
+    from sqm.models import decode_events
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    good = [
+        {"event_id": f"e{i}", "type": "contact.created", "ts": "2026-03-02T09:00:00+08:00",
+         "contact_id": f"c{i}", "team": team, "channel": "chat"}
+        for i, team in enumerate(["billing", "tech", "sales"] * 3)
+    ]
+    lines = [orjson.dumps(e) for e in good]
+    lines.insert(2, b'{"event_id": "x", "type": "contact.created"}')
+    lines.insert(5, b"not json at all")
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n\n")
+    result = runner.invoke(app, ["replay", str(path), "--batch", "4"])
+    assert result.exit_code == 0, result.output
+    assert "replayed 9 events" in result.output
+    assert "2 lines rejected" in result.output
+    replayed = []
+    for p in range(16):
+        for _, fields in redis.xrange(events_stream(p)):
+            replayed.extend(decode_events(fields[b"e"]))
+    assert sorted(e.event_id for e in replayed) == sorted(e["event_id"] for e in good)
+    letters = [fields for _, fields in redis.xrange(DLQ)]
+    assert [(f[b"source"], f[b"field"]) for f in letters] == [
+        (b"replay:events.ndjson:3", b"ts"), (b"replay:events.ndjson:6", b""),
+    ]
+    assert b"missing required field" in letters[0][b"reason"]
+    assert letters[1][b"raw"] == b"not json at all"
