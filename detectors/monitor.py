@@ -36,6 +36,8 @@ from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
 MAX_CHILDREN = 64
+DRIFT_COLD_START_S = 86400.0
+"""The hour-of-week second opinion speaks only after a day of history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,9 @@ class _Track:
     last: Evidence | None = None
     last_value: float | None = None
     peak: float | None = None
+    drift: SeasonalBaseline | None = None
+    owner: str = "swing"
+    rebased: bool = False
 
 
 @dataclass(slots=True)
@@ -94,6 +99,7 @@ class KpiMonitor:
         critical_factor: float = 2.5,
         adapt_after_s: float = 4 * 3600.0,
         top_contributors: int = 3,
+        drift: Sequence[str] = (),
         targets: Sequence[tuple[str, float, Literal["up", "down"], int, float]] = (),
         sla_k: int = 5,
         sla_m: int = 10,
@@ -126,6 +132,10 @@ class KpiMonitor:
             )
             for r in rules
         }
+        for kpi in drift:
+            track = self.tracks.get(kpi)
+            if track is not None and track.rule.detector == "swing":
+                track.drift = SeasonalBaseline(direction=track.rule.direction, grace_period=warmup_windows, z_min=z_min)
         self.sla: dict[str, _SlaTrack] = {
             kpi: _SlaTrack(kpi, min_n, cold, TargetRule(target, direction), IncidentRule(sla_k, sla_m, sla_k, 1.0))
             for kpi, target, direction, min_n, cold in targets
@@ -238,12 +248,22 @@ class KpiMonitor:
         ev = det.explain_one(x) if x is not None else None
         end = x["end"] if x is not None else snap.end.timestamp()
         was_suspect = inc.suspect
-        severity = self._severity(rule, ev)
-        cold = end - (self.first_end or end) < rule.cold_start_s
+        age = end - (self.first_end or end)
+        cold = age < rule.cold_start_s
         if isinstance(det, SeasonalBaseline):
             score = decision_score(ev, rule.direction, det.z_min, rule.swing)
         else:
             score = ev.score if ev is not None else 0.0
+        owner = rule.detector
+        # the second opinion: the same window vs this hour of earlier days (catches slow drifts
+        # that a rolling baseline follows); it speaks only after its own day of history
+        if track.drift is not None and x is not None and age >= DRIFT_COLD_START_S and not cold:
+            ev2 = track.drift.explain_one(x)
+            score2 = decision_score(ev2, rule.direction, track.drift.z_min, rule.swing)
+            use_second = track.owner == "seasonal" if inc.phase == "firing" else score2 > score
+            if use_second and ev2 is not None:
+                score, ev, owner = score2, ev2, "seasonal"
+        severity = self._severity(rule, ev)
         event = inc.step(
             end,
             score,
@@ -251,6 +271,8 @@ class KpiMonitor:
             eligible=y is not None and n >= rule.min_n,
             learning=y is not None and (ev is None or cold),
         )
+        if event == "fire":
+            track.owner = owner
         if inc.suspect and not was_suspect and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
         if y is not None:
@@ -266,7 +288,14 @@ class KpiMonitor:
             inc.phase == "firing" and inc.incident_start is not None and end - inc.incident_start >= self.adapt_after_s
         )
         if x is not None and (not inc.suspect or adapting):
+            if adapting and track.drift is not None and not track.rebased:
+                track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too
+                track.rebased = True
             det.learn_one(x)
+            if track.drift is not None:
+                track.drift.learn_one(x)
+        if not inc.suspect:
+            track.rebased = False
         if not inc.suspect:
             self._learn_children(kpi, track, snap, children)
         if event is None:
@@ -302,7 +331,7 @@ class KpiMonitor:
         upper = ev.upper if ev is not None else None
         if status == "firing":
             start_s = inc.incident_start
-            en, zh = firing_reason(rule.kpi, value, expected, seasonal=rule.detector == "seasonal")
+            en, zh = firing_reason(rule.kpi, value, expected, seasonal=track.owner == "seasonal")
         else:
             start_s, severity = inc.ended or (None, severity)
             minutes = (snap.end.timestamp() - (start_s if start_s is not None else snap.end.timestamp())) / 60
@@ -324,7 +353,7 @@ class KpiMonitor:
             n=int(snap.n.get(rule.kpi, snap.n.get("volume", 0))),
             severity=severity,  # type: ignore[arg-type]
             direction="up" if _bad_sign(rule, ev) > 0 else "down",
-            detector=rule.detector,
+            detector=track.owner,
             status=status,
             incident_start=datetime.fromtimestamp(start_s, UTC) if start_s is not None else None,
             reason_en=en,
@@ -428,6 +457,7 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         critical_factor=d.critical_factor,
         adapt_after_s=d.adapt_after_minutes * 60.0,
         top_contributors=d.top_contributors,
+        drift=d.drift,
         targets=targets_from(settings),
         sla_k=d.sla_k,
         sla_m=d.sla_m or 2 * d.sla_k,

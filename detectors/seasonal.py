@@ -138,6 +138,12 @@ class SeasonalBaseline(Detector):
         self._level += la * (y - self._level - self._seasonal(week, day))
         self._n += 1
 
+    def rebase(self, x: Observation) -> None:
+        """Accept a lasting shift: move the level so that ``x`` is exactly as expected."""
+        y = x.get("y")
+        if y is not None and self._n > 0:
+            self._level += float(y) - self.expected_one(x)
+
     def explain_one(self, x: Observation) -> Evidence | None:
         y = x.get("y")
         if y is None or self.learning:

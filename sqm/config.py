@@ -138,6 +138,10 @@ class DetectorSettings(_Section):
         default_factory=lambda: ["volume", "backlog"],
         description="watched KPIs judged against the hour-of-week baseline instead of the rolling one",
     )
+    drift: list[str] = Field(
+        default_factory=lambda: ["timeout_rate", "abandon_rate", "service_level", "csat", "fcr_rate", "complaint_rate"],
+        description="watched KPIs also judged against the hour-of-week baseline after a day (slow drifts)",
+    )
     persistence: int = Field(3, ge=1, description="breaching windows (k of persistence_of) before an anomaly fires")
     persistence_of: int | None = Field(None, ge=1, description="m of the k-of-m rule (default: k in a row)")
     clear_windows: int | None = Field(None, ge=1, description="calm windows in a row that resolve (default: persistence)")

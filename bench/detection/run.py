@@ -74,7 +74,7 @@ def run_one(job: tuple[float, str | None, int, int]) -> dict:
         first = first or snap.end
         last = snap.end
         for a in found:
-            if a.status == "firing" and a.detector == "swing" and a.kpi in fired:
+            if a.status == "firing" and a.detector != "sla" and a.kpi in fired:
                 if a.incident_start is not None and fired[a.kpi] and a.incident_start <= fired[a.kpi][-1]:
                     continue  # an escalation of the same incident
                 fired[a.kpi].append(a.end)

@@ -205,7 +205,9 @@ def test_volume_is_judged_against_the_same_hour_of_earlier_days():
             end = T0 + timedelta(minutes=5 * (k + 1))
             lam = volume(5 * k) * (1.8 if 3 * 288 + 100 <= k < 3 * 288 + 124 else 1.0)
             v = max(0.0, round(rng.gauss(lam, lam**0.5)))
-            yield KpiSnapshot(window="5m", start=end - timedelta(minutes=5), end=end, kpis={"volume": v}, n={"volume": int(v)})
+            yield KpiSnapshot(
+                window="5m", start=end - timedelta(minutes=5), end=end, kpis={"volume": v}, n={"volume": int(v)}
+            )
 
     events = feed(build_monitor(settings), snaps())
     firing = [(i, a) for i, a in events if a.status == "firing"]
@@ -213,3 +215,40 @@ def test_volume_is_judged_against_the_same_hour_of_earlier_days():
     i, a = firing[0]
     assert 3 * 288 + 100 <= i < 3 * 288 + 110
     assert "同时段基线" in a.reason_zh and "baseline for this time" in a.reason_en
+
+
+def test_a_slow_drift_the_rolling_baseline_follows_is_caught_by_the_hour_of_day_opinion():
+    import random
+
+    from tests.detectors.detsynth import _poisson  # same generator, drifting rate
+
+    rng = random.Random(21)
+    buckets: list[tuple[int, int]] = []
+    monitor = build_monitor(Settings())
+    events = []
+    drift_start = 36 * 60
+    for m in range(84 * 60):
+        p = 0.10 * (1 + 0.6 * min(1.0, max(0, m - drift_start) / (24 * 60)))
+        n = _poisson(rng, 3000 / 60)
+        buckets.append((n, sum(1 for _ in range(n) if rng.random() < p)))
+        win = buckets[-60:]
+        n_w, k_w = sum(b[0] for b in win), sum(b[1] for b in win)
+        end = T0 + timedelta(minutes=m + 1)
+        snap = KpiSnapshot(
+            window="60m",
+            start=end - timedelta(minutes=60),
+            end=end,
+            team="billing",
+            kpis={"timeout_rate": k_w / n_w},
+            n={"timeout_rate": n_w},
+        )
+        events += [(m, a) for a in monitor.update(snap)]
+    firing = [(m, a) for m, a in events if a.status == "firing"]
+    m, a = firing[0]
+    assert (a.kpi, a.detector) == ("timeout_rate", "seasonal")  # the rolling baseline alone follows the drift
+    assert drift_start < m < drift_start + 12 * 60
+    assert "同时段基线" in a.reason_zh
+    # each incident is learned as the new level after adapt_after (4 h): a drift that goes on for a day
+    # alerts again as it goes on, a few times, not forever
+    assert len({f.incident_start for _, f in firing}) <= 3
+    assert monitor.phases["timeout_rate"] == "normal"
