@@ -18,7 +18,7 @@ With no keys configured (allowed only in development) every route is open.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -37,18 +37,19 @@ OPEN = Principal("anonymous", "admin", authenticated=False)
 PUBLIC = Principal("public", "viewer", authenticated=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> Any:
+async def get_redis(request: Request) -> Any:
     return request.app.state.redis
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
+# Trivial dependencies are coroutines: FastAPI would run plain functions in its thread pool.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Any, Depends(get_redis)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
@@ -85,14 +86,14 @@ def authorize(request: Request, need: Role, key: str | None, *, public: bool = F
     return principal
 
 
-def require(need: Role, *, public: bool = False) -> Callable[..., Principal]:
+def require(need: Role, *, public: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers whose role allows ``need``.
 
     ``public`` routes admit anonymous callers too when ``api.public_wallboard`` is on
     (a key that is presented must still be valid).
     """
 
-    def dependency(
+    async def dependency(  # async: no thread-pool hop for a few microseconds of work
         request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         api_key: Annotated[str | None, Depends(_api_key)],

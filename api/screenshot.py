@@ -83,7 +83,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def shoot(out: Path, *, lang: str = "en", chromium: str | None = None, width: int = 1920, height: int = 1080) -> Path:
+def shoot(out: Path, *, lang: str = "en", chromium: str | None = None, width: int = 1920, height: int = 1080,
+          browser: Any = None) -> Path:
+    """Serve plausible data and photograph the wallboard; ``browser``: a Playwright browser to use (else one is launched)."""
     import uvicorn
     from playwright.sync_api import sync_playwright
 
@@ -108,25 +110,34 @@ def shoot(out: Path, *, lang: str = "en", chromium: str | None = None, width: in
         while not server.started:
             time.sleep(0.05)
         try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
-                    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-                page = browser.new_page(viewport={"width": width, "height": height})
-                page.goto(f"http://127.0.0.1:{port}/?lang={lang}")
-                page.wait_for_selector('#conn[data-state="live"]', timeout=15_000)
-                page.wait_for_selector("#alerts:not([hidden])", timeout=20_000)
-                page.wait_for_selector('.tile[data-team="billing"][data-kpi="frt_avg_s"] svg.spark polyline')
-                page.wait_for_timeout(600)  # let the colour transitions finish
-                out.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(out))
-                page.goto("about:blank")
-                browser.close()
+            if browser is not None:
+                _photograph(browser, f"http://127.0.0.1:{port}/?lang={lang}", out, width, height)
+            else:
+                with sync_playwright() as pw:
+                    own = pw.chromium.launch(executable_path=chromium, headless=True, args=[
+                        "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+                    _photograph(own, f"http://127.0.0.1:{port}/?lang={lang}", out, width, height)
+                    own.close()
         finally:
             server.should_exit = True
             thread.join(10)
             with contextlib.suppress(Exception):
                 redis.close()
     return out
+
+
+def _photograph(browser: Any, url: str, out: Path, width: int, height: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector('#conn[data-state="live"]', timeout=15_000)
+    page.wait_for_selector("#alerts:not([hidden])", timeout=20_000)
+    page.wait_for_selector('.tile[data-team="billing"][data-kpi="frt_avg_s"] svg.spark polyline')
+    page.wait_for_timeout(600)  # let the colour transitions finish
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out))
+    page.goto("about:blank")
+    context.close()
 
 
 def main(argv: list[str] | None = None) -> int:

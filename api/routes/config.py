@@ -56,7 +56,7 @@ def public_config(settings: Settings) -> PublicConfig:
 
 
 @router.get("/public", response_model=PublicConfig)
-def public(request: Request, settings: SettingsDep, _: PublicViewerDep) -> PublicConfig:
+async def public(request: Request, settings: SettingsDep, _: PublicViewerDep) -> PublicConfig:
     """Teams, channels (with their answer targets), regions, windows and KPI metadata with targets."""
     cached: PublicConfig | None = getattr(request.app.state, "public_config", None)
     if cached is None:  # settings are frozen: build it once per app
@@ -65,7 +65,7 @@ def public(request: Request, settings: SettingsDep, _: PublicViewerDep) -> Publi
 
 
 @router.get("/whoami", response_model=WhoAmI)
-def whoami(request: Request) -> WhoAmI:
+async def whoami(request: Request) -> WhoAmI:
     """The name and role of the presented key (``anonymous`` without one); 401 for an unknown key."""
     key = presented(request)
     if not len(request.app.state.keyring):
