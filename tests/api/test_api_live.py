@@ -102,3 +102,40 @@ def test_dimension_filters_keep_only_those_snapshots(live_server, redis):
         [msg] = read_kpis(f"{server.url}/v1/live?window=1m&channel=chat&region=*", {}, redis,
                           server.server.config.app, payload)
         assert [(s["team"], s["channel"], s["region"]) for s in msg] == [("billing", "chat", "*"), ("*", "chat", "*")]
+
+
+def test_a_slow_client_loses_its_oldest_messages_not_memory():
+    import asyncio
+
+    from api.live import Subscription
+
+    async def run() -> tuple[list, int]:
+        sub = Subscription(asyncio.get_running_loop(), size=3)
+        for i in range(10):
+            sub._put(("ch", str(i).encode()))
+        got = [await sub.get(timeout=1) for _ in range(3)]
+        return got, sub.dropped
+
+    got, dropped = asyncio.run(run())
+    assert [d for _, d in got] == [b"7", b"8", b"9"] and dropped == 7
+
+
+def test_the_broadcaster_keeps_retrying_while_redis_is_away_and_stops_cleanly():
+    import asyncio
+
+    import redis as redis_lib
+
+    from api.live import Broadcaster
+
+    dead = redis_lib.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.1)
+    b = Broadcaster(dead, ["sqm:kpi:live"], poll_s=0.05)
+
+    async def run() -> None:
+        sub = b.subscribe()
+        await asyncio.sleep(1.2)  # several failed attempts with back-off, no exception escapes
+        assert not b.subscribed.is_set() and b._thread is not None and b._thread.is_alive()
+        await asyncio.to_thread(b.stop, 5.0)
+        assert await sub.get(timeout=1) is None  # the stream is told to end
+
+    asyncio.run(run())
+    assert b._thread is None
