@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis import RedisError
 
+from alerts import keys as alert_keys
 from api.limits import RateLimitMiddleware, TokenBucket
-from api.live import Broadcaster
+from api.live import ALERTS_CHANGED, Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
 from api.routes import acklink, alerts, config, events, health, kpis, live, status, wallboard, webhooks
 from api.security import KeyRing
@@ -57,6 +58,8 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
         log.warning("api: no API keys configured: every route is open (allowed in development only)")
     metrics = ApiMetrics(redis, settings.streams.partitions)
     broadcaster = Broadcaster(redis, [keys.KPI_LIVE])
+    # the alert engine publishes nothing: the newest update in its index tells the wallboards to look
+    broadcaster.watch(ALERTS_CHANGED, lambda r: r.zrevrange(alert_keys.INDEX, 0, 0, withscores=True), every_s=1.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

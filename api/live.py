@@ -13,11 +13,37 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("sqm.api")
 
 Message = tuple[str, bytes]
+ALERTS_CHANGED = "alerts"
+"""Name of the watch that tells SSE clients the alerts changed (event ``alerts``)."""
+
+
+class _Watch:
+    """A value polled from Redis; ``changed`` is True when it differs from the last one seen (not the first)."""
+
+    _UNSEEN = object()
+
+    def __init__(self, name: str, probe: Callable[[Any], Any], every_s: float) -> None:
+        self.name = name
+        self.probe = probe
+        self.every_s = every_s
+        self.due = 0.0
+        self.last: Any = self._UNSEEN
+
+    def changed(self, redis: Any) -> bool:
+        now = time.monotonic()
+        if now < self.due:
+            return False
+        self.due = now + self.every_s
+        value = self.probe(redis)
+        before, self.last = self.last, value
+        return before is not self._UNSEEN and value != before
 
 
 class Subscription:
@@ -60,6 +86,14 @@ class Broadcaster:
         self._thread: threading.Thread | None = None
         self.subscribed = threading.Event()
         """Set while the Redis subscription is active (tests wait on it before publishing)."""
+        self._watches: list[_Watch] = []
+
+    def watch(self, name: str, probe: Callable[[Any], Any], every_s: float = 2.0) -> None:
+        """Also send ``(name, b"{}")`` whenever ``probe(redis)`` answers something new (checked every ``every_s``).
+
+        For what is written without a pub/sub message, e.g. the alert engine's index.
+        """
+        self._watches.append(_Watch(name, probe, every_s))
 
     def subscribe(self) -> Subscription:
         sub = Subscription(asyncio.get_running_loop(), self.queue_size)
@@ -116,6 +150,9 @@ class Broadcaster:
                     if msg is not None and msg["type"] == "message":
                         channel = msg["channel"]
                         self._fan_out((channel.decode() if isinstance(channel, bytes) else channel, msg["data"]))
+                    for w in self._watches:
+                        if w.changed(self.redis):
+                            self._fan_out((w.name, b"{}"))
             except Exception as err:  # Redis down or restarted: subscribe again, with back-off
                 self.subscribed.clear()
                 log.warning("api: live subscription to %s lost (%s); retrying in %.1f s", self.channels, err, backoff)

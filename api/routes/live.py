@@ -2,7 +2,8 @@
 
 Events: ``hello`` once (``{"window": ...}``), then ``kpis`` whose data is the JSON
 list of KpiSnapshots the dataflow just wrote (filtered to ``?window=``, ``team=``,
-``channel=``, ``region=`` when given). A comment line is sent every ``api.sse_ping_s`` seconds so proxies keep
+``channel=``, ``region=`` when given), and ``alerts`` (data ``{}``) within about a second
+of the alert engine changing an alert, so that a wallboard re-reads its banner. A comment line is sent every ``api.sse_ping_s`` seconds so proxies keep
 the connection open; the browser's EventSource reconnects by itself.
 """
 
@@ -71,8 +72,8 @@ async def live(
                         if data is None:
                             continue
                     yield ServerSentEvent(event="kpis", data=data.decode())
-                else:
-                    yield ServerSentEvent(event=channel.rsplit(":", 1)[-1], data=data.decode())
+                else:  # a watch: "alerts" when the alert engine changed an alert
+                    yield ServerSentEvent(event=channel, data=data.decode())
         finally:
             broadcaster.unsubscribe(sub)
 

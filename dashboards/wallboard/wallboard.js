@@ -329,6 +329,7 @@
       const feed = sseParser((type, data) => {
         if (type === "hello") { setConn("live"); backoff = 1000; }
         else if (type === "kpis") apply(JSON.parse(data));
+        else if (type === "alerts") pollAlerts();
       });
       for (;;) {
         const { value, done } = await reader.read();

@@ -240,3 +240,24 @@ def test_the_connection_indicator_shows_a_lost_server_and_the_page_reconnects(li
         publish(redis, app, snapshot("sales", volume=18.0))
         expect(tile(browser_page, "sales", "volume").locator(".value")).to_have_text("18")
         browser_page.goto("about:blank")
+
+
+def test_a_new_alert_reaches_the_banner_within_seconds(live_server, redis, browser_page):
+    from alerts.engine import Engine
+    from sqm.clock import ManualClock
+    from tests.api.test_api_alerts import NOW, anomaly
+
+    put_latest(redis, snapshot("tech"))
+    server = live_server()
+    app = server.server.config.app
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en")
+        expect(browser_page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15_000)
+        expect(browser_page.locator("#alerts")).to_be_hidden()
+        engine = Engine(app.state.settings, redis, clock=ManualClock(NOW), workers=0)
+        engine.handle([anomaly("abandon_rate", team="tech", severity="warning", value=0.12, expected=0.04)])
+        engine.close()
+        # pushed over /v1/live ("alerts" event), not found by the 15-second poll
+        expect(browser_page.locator("#alerts")).to_contain_text("Tech support · Abandon rate 12.0%", timeout=6_000)
+        expect(tile(browser_page, "tech", "abandon_rate").locator(".badge")).to_have_text("▲")
+        browser_page.goto("about:blank")
