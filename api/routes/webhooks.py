@@ -53,21 +53,23 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
             _dead_letter(redis, src, err.field, f"invalid event: {err}", raw)
             return 0, 0, 1
     ttl = int(settings.streams.contact_max_age_s)
-    onces = [(ev, once_key(src.name, once)) for ev, once in events if once is not None]
-    fresh = {id(ev) for ev, _ in events if _ is None}
-    if onces:
+    keep = [once is None for _, once in events]
+    claimed: list[str] = []  # once-keys this delivery set (released again if the write fails)
+    wanted = [(i, once_key(src.name, once)) for i, (_, once) in enumerate(events) if once is not None]
+    if wanted:
         pipe = redis.pipeline(transaction=False)
-        for _, k in onces:
-            pipe.set(k, 1, nx=True, ex=ttl)
-        for (ev, _), was_set in zip(onces, pipe.execute(), strict=True):
+        for _, key in wanted:
+            pipe.set(key, 1, nx=True, ex=ttl)
+        for (i, key), was_set in zip(wanted, pipe.execute(), strict=True):
             if was_set:
-                fresh.add(id(ev))
-    out = [ev for ev, _ in events if id(ev) in fresh]
+                keep[i] = True
+                claimed.append(key)
+    out = [ev for (ev, _), k in zip(events, keep, strict=True) if k]
     try:
         append_events(redis, out, settings.streams.partitions)
     except RedisError:
-        if onces:  # let the helpdesk's retry through
-            redis.delete(*[k for _, k in onces])
+        if claimed:  # let the helpdesk's retry through
+            redis.delete(*claimed)
         raise
     return len(out), len(events) - len(out), 0
 
