@@ -12,6 +12,7 @@
   const ALL = "*";
   const VIEW = params.get("by") === "channel" ? "channel" : "team";
   const FOCUS = params.get("team") || ALL; // the team whose channels ?by=channel shows (* = everyone)
+  const ONLY = params.get("teams") ? new Set(params.get("teams").split(",")) : null; // ?teams=billing,tech
   const FRT = ["frt_avg_s", "frt_p50_s", "frt_p90_s"];
   // Tile labels short enough for a tile; the full names are in the tooltip.
   const SHORT = {
@@ -111,7 +112,7 @@
   // Which row a snapshot belongs to (null: not shown), its label and its dimensions.
   function rowOf(s) {
     if (s.window !== state.window || s.region !== ALL) return null;
-    if (VIEW === "team") return s.channel === ALL ? s.team : null;
+    if (VIEW === "team") return s.channel === ALL && (s.team === ALL || !ONLY || ONLY.has(s.team)) ? s.team : null;
     return s.team === FOCUS ? s.channel : null;
   }
   function rowLabel(row) {
@@ -425,7 +426,9 @@
     $("window-label").textContent = TEXT.window + " · " + (TEXT.windows[state.window] || state.window) +
       (VIEW === "channel" ? " · " + TEXT.byChannel + (FOCUS !== ALL ? " · " + teamLabel(FOCUS) : "") : "");
     addRow(ALL);
-    for (const x of VIEW === "team" ? state.config.teams : state.config.channels) addRow(x.name);
+    for (const x of VIEW === "team" ? state.config.teams : state.config.channels) {
+      if (VIEW === "channel" || !ONLY || ONLY.has(x.name)) addRow(x.name);
+    }
     connect();
   }
 

@@ -91,6 +91,9 @@ def test_chinese_labels_by_default_for_zh(live_server, redis, browser_page):
         expect(t.locator(".label")).to_have_text("超时率")
         expect(t).to_have_class("tile bad", timeout=15_000)
         expect(browser_page.locator('.team[data-team="tech"] .team-name')).to_have_text("技术支持")
+        browser_page.goto(f"{server.url}/?lang=zh&teams=tech,vip")  # a floor area shows its own teams
+        expect(browser_page.locator(".team")).to_have_count(3)
+        expect(browser_page.locator(".team .team-name")).to_have_text(["全部", "技术支持", "VIP服务"])
         browser_page.goto("about:blank")
 
 
