@@ -20,10 +20,10 @@ The module reads text, not files (``detectors/`` does no I/O): the ``sqm
 backtest`` command reads the files and passes their contents.
 
 >>> rows = read_csv("timestamp,value\\n" + "\\n".join(
-...     f"2026-03-02T{h:02d}:{m:02d}:00+08:00,{(30.0 if 10 <= h < 12 else 10.0) + (m % 7) * 0.1}"
-...     for h in range(0, 14) for m in range(0, 60, 5)))
->>> labels = read_labels('{"x.csv": [["2026-03-02 02:00:00.000000", "2026-03-02 04:00:00.000000"]]}', name="x.csv")
->>> result = run_backtest({"x.csv": rows}, {"x.csv": labels}, grace_period=24, tz_offset_s=0)
+...     f"2026-03-0{2 + d}T{h:02d}:{m:02d}:00+08:00,{(30.0 if d == 2 and 10 <= h < 12 else 10.0) + (m % 7) * 0.1}"
+...     for d in range(3) for h in range(24) for m in range(0, 60, 5)))
+>>> labels = read_labels('{"x.csv": [["2026-03-04 02:00:00.000000", "2026-03-04 04:00:00.000000"]]}', name="x.csv")
+>>> result = run_backtest({"x.csv": rows}, {"x.csv": labels})
 >>> result.recall, result.precision, result.false_alerts
 (1.0, 1.0, 0)
 >>> result.delay_median

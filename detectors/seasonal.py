@@ -37,7 +37,10 @@ _SQRT2 = math.sqrt(2.0)
 
 
 class SeasonalBaseline(Detector):
-    """Expected value by hour of week (day, overall as fallbacks) + level; robust spread.
+    """Expected value by hour of week (hour of a weekday/weekend day as fallback) + level; robust spread.
+
+    A window whose kind of hour has never been seen (the first Saturday) is not
+    scored: there is no baseline for it yet.
 
     Parameters
     ----------
@@ -83,28 +86,46 @@ class SeasonalBaseline(Detector):
         self.z_min = z_min
         self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
         self._week_seen = [0.0] * WEEK  # hours of data seen per slot
-        self._day = [0.0] * 24
-        self._day_seen = [0.0] * 24
+        self._day = [0.0] * 48  # hour of day, weekdays then weekend days
+        self._day_seen = [0.0] * 48
         self._level = 0.0
         self._abs = 0.0  # running mean |residual|
         self._n = 0
         self._last_end: float | None = None
 
-    def _slots(self, x: Observation) -> tuple[int, int]:
-        t = float(x["start"]) + self.tz_offset_s
-        hour = int(t // 3600)
-        # 1970-01-01 was a Thursday: shift so slot 0 is Monday 00:00
-        return (hour + 3 * 24) % WEEK, hour % 24
+    def _slots(self, x: Observation) -> list[tuple[int, int, float]]:
+        """The two hour slots around the window's middle, with linear weights (week slot, day slot, w).
 
-    def _seasonal(self, week: int, day: int) -> float:
+        Slots are hour centres; interpolating between them keeps a steep morning
+        ramp from looking like a jump at each full hour.
+        """
+        mid = (float(x["start"]) + float(x["end"])) / 2 + self.tz_offset_s
+        pos = mid / 3600.0 - 0.5
+        h0 = math.floor(pos)
+        f = pos - h0
+        # 1970-01-01 was a Thursday: shift so week slot 0 is Monday 00:00-01:00
+        out = []
+        for h, w in ((h0, 1.0 - f), (h0 + 1, f)):
+            week = (h + 3 * 24) % WEEK
+            weekend = week >= 5 * 24
+            out.append((week, h % 24 + (24 if weekend else 0), w))  # day slots: weekdays 0-23, weekends 24-47
+        return out
+
+    def _slot_value(self, week: int, day: int) -> float:
         """Hour of week, shrunk toward hour of day until the week slot has 3 hours of data."""
         d = self._day[day] if self._day_seen[day] else 0.0
         w = min(self._week_seen[week], 3) / 3.0
         return w * self._week[week] + (1.0 - w) * d
 
+    def _seasonal(self, slots: list[tuple[int, int, float]]) -> float:
+        return sum(w * self._slot_value(week, day) for week, day, w in slots)
+
     def expected_one(self, x: Observation) -> float:
-        week, day = self._slots(x)
-        return self._level + self._seasonal(week, day)
+        return self._level + self._seasonal(self._slots(x))
+
+    def known(self, x: Observation) -> bool:
+        """Whether this kind of hour (the week slot, or the same hour of a weekday/weekend day) was seen."""
+        return all(self._week_seen[week] or self._day_seen[day] for week, day, w in self._slots(x) if w > 0.05)
 
     @property
     def learning(self) -> bool:
@@ -115,27 +136,29 @@ class SeasonalBaseline(Detector):
         if y is None:
             return
         y = float(y)
-        week, day = self._slots(x)
+        slots = self._slots(x)
         end = float(x["end"])
         hours = min(1.0, max(end - self._last_end, 0.0) / 3600.0) if self._last_end is not None else 1.0
         self._last_end = end
         if self._n == 0:
             self._level = y
-        resid = y - self._level - self._seasonal(week, day)
+        resid = y - self._level - self._seasonal(slots)
         a = max(self.scale_alpha * hours, 1.0 / (self._n + 1))
         self._abs += a * (min(abs(resid), 6.0 * self._abs + 1e-12 if self._n > 10 else abs(resid)) - self._abs)
         la = max(self.level_alpha * hours, 1.0 / (self._n + 1))
         seasonal_part = y - self._level
-        for table, seen, slot, rate in (
-            (self._week, self._week_seen, week, self.alpha * hours),
-            (self._day, self._day_seen, day, self.alpha * hours / 3.0),  # visited 7x as often
-        ):
-            if seen[slot]:
-                table[slot] += max(rate, hours / (seen[slot] + hours)) * (seasonal_part - table[slot])
-            else:
-                table[slot] = seasonal_part
-            seen[slot] = min(seen[slot] + hours, 1e6)
-        self._level += la * (y - self._level - self._seasonal(week, day))
+        for week, day, w in slots:
+            h = hours * w
+            for table, seen, slot, rate in (
+                (self._week, self._week_seen, week, self.alpha * h),
+                (self._day, self._day_seen, day, self.alpha * h / 3.0),  # visited 7x as often
+            ):
+                if seen[slot]:
+                    table[slot] += max(rate, h / (seen[slot] + h)) * (seasonal_part - table[slot])
+                else:
+                    table[slot] = seasonal_part
+                seen[slot] = min(seen[slot] + h, 1e6)
+        self._level += la * (y - self._level - self._seasonal(slots))
         self._n += 1
 
     def rebase(self, x: Observation) -> None:
@@ -146,7 +169,7 @@ class SeasonalBaseline(Detector):
 
     def explain_one(self, x: Observation) -> Evidence | None:
         y = x.get("y")
-        if y is None or self.learning:
+        if y is None or self.learning or not self.known(x):
             return None
         y = float(y)
         expected = self.expected_one(x)

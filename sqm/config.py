@@ -139,8 +139,9 @@ class DetectorSettings(_Section):
         description="watched KPIs judged against the hour-of-week baseline instead of the rolling one",
     )
     drift: list[str] = Field(
-        default_factory=lambda: ["timeout_rate", "abandon_rate", "service_level", "csat", "fcr_rate", "complaint_rate"],
-        description="watched KPIs also judged against the hour-of-week baseline after a day (slow drifts)",
+        default_factory=list,
+        description="watched KPIs also judged against the hour-of-week baseline after a day (slow drifts; off: "
+        "its spread ignores n, so quiet nights raise false alerts, see docs/detectors.md)",
     )
     persistence: int = Field(3, ge=1, description="breaching windows (k of persistence_of) before an anomaly fires")
     persistence_of: int | None = Field(None, ge=1, description="m of the k-of-m rule (default: k in a row)")

@@ -224,7 +224,7 @@ def test_a_slow_drift_the_rolling_baseline_follows_is_caught_by_the_hour_of_day_
 
     rng = random.Random(21)
     buckets: list[tuple[int, int]] = []
-    monitor = build_monitor(Settings())
+    monitor = build_monitor(Settings(detectors={"drift": ["timeout_rate"]}))
     events = []
     drift_start = 36 * 60
     for m in range(84 * 60):
