@@ -1,6 +1,6 @@
 """The KPI dataflow, top to bottom (docs/streams.md).
 
-    sqm:events:{p}  →  contacts (per partition: validate, dedupe, late, durations, minute deltas)
+    sqm:events:{p}  →  read (per stream, where it is read: validate, dedupe, late, durations, minute deltas)
                     →  rollup (one key: close minutes, dimensions, 1m / 5m / 1h / rolling 60m)
                     →  Redis hot store (+ InfluxDB)  and  detectors (per series)  →  sqm:anomalies
     rejects and late events → sqm:dlq
@@ -23,6 +23,7 @@ from sqm.config import Settings
 from sqm.models import Anomaly, KpiSnapshot
 from streams import partition as P
 from streams import rollup as R
+from streams.bucketing import BucketingSource
 from streams.influx import InfluxSink
 from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
 from streams.source import RedisStreamSource
@@ -32,39 +33,6 @@ ROLLUP_KEY = "all"
 
 class Monitor(Protocol):
     def update(self, snapshot: KpiSnapshot, children: Iterable[KpiSnapshot] = ()) -> list[Anomaly]: ...
-
-
-class PartitionLogic(StatefulBatchLogic[P.Chunk, P.PartOut, bytes]):
-    """bytewax glue around ``partition.process``; the state snapshot is pickled once, not deep-copied."""
-
-    def __init__(self, params: P.Params, wall: Callable[[], float], resume: bytes | None) -> None:
-        self.params = params
-        self.wall = wall
-        self.state: P.PartitionState = pickle.loads(resume) if resume else P.PartitionState("")
-        self.state.wall_last = wall()  # downtime is not idleness
-        self.reported: float | None | str = "never"
-        self.saved: tuple[bytes, int] | None = None
-        self.changed = True
-
-    def on_batch(self, values: list[P.Chunk]) -> tuple[list[P.PartOut], bool]:
-        outs = []
-        for chunk in values:
-            out = P.process(self.state, chunk, self.params, self.wall())
-            self.changed = self.changed or bool(chunk.entries)
-            if out.deltas or out.dlq or out.wm != self.reported:
-                outs.append(out)
-                self.reported = out.wm
-        return outs, StatefulBatchLogic.RETAIN
-
-    def snapshot(self) -> bytes:
-        # An idle stream's state only moves its watermark: re-pickle it once a watermark minute,
-        # not every epoch (the state of a busy stream is large; this kept idle CPU low).
-        self.state.wm_floor = self.state.watermark(self.params, self.wall())  # keep the idle advance
-        minute = int(self.state.wm_floor // 60) if self.state.wm_floor is not None else -1
-        if self.changed or self.saved is None or self.saved[1] != minute:
-            self.saved = (pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL), minute)
-            self.changed = False
-        return self.saved[0]
 
 
 class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
@@ -113,7 +81,7 @@ def build_flow(
     redis_url: str,
     *,
     stop: threading.Event | None = None,
-    source: Source[P.Chunk] | None = None,
+    source: Source[P.PartOut] | None = None,
     monitor_factory: Callable[[], Monitor] | None = None,
     wall: Callable[[], float] = time.time,
 ) -> Dataflow:
@@ -128,15 +96,15 @@ def build_flow(
         def monitor_factory() -> Monitor:
             return build_monitor(settings)
 
-    src = source or RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms, stop=stop, trim=s.recovery)
+    raw = RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms,
+                            stop=stop, trim=s.recovery)
+    src = source or BucketingSource(raw, params, wall)
 
     flow = Dataflow("sqm_kpis")
-    chunks = op.input("read", flow, src)  # Chunk(part, [(entry id, raw)])
-    by_part = op.key_on("by_partition", chunks, lambda c: c.part)  # (part, Chunk)
-    parts_out = op.stateful_batch("contacts", by_part, lambda r: PartitionLogic(params, wall, r))  # (part, PartOut)
-    rejects = op.flat_map("rejects", parts_out, lambda kv: kv[1].dlq)  # {reason, field, raw, source}
+    parts_out = op.input("read", flow, src)  # PartOut(part, wm, {(minute, dims): Acc}, dlq, stats) per stream read
+    rejects = op.flat_map("rejects", parts_out, lambda out: out.dlq)  # {reason, field, raw, source}
     op.output("dead_letter", rejects, dlq_sink(redis_url))
-    to_rollup = op.map("to_rollup", parts_out, lambda kv: (ROLLUP_KEY, kv[1]))  # ("all", PartOut)
+    to_rollup = op.key_on("to_rollup", parts_out, lambda _: ROLLUP_KEY)  # ("all", PartOut)
     minutes = op.stateful_batch("rollup", to_rollup, lambda r: RollupLogic(parts, s.max_series, window, r))  # ("all", Minute)
     closed = op.map("closed", minutes, lambda kv: kv[1])  # Minute
     op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours))
