@@ -24,7 +24,7 @@
 
   const TEXT = {
     zh: {
-      title: "服务质量实时看板", overall: "全部", window: "窗口", updated: "更新于",
+      title: "服务质量实时看板", overall: "全部", window: "窗口", updated: "更新于", asof: "数据截至",
       live: "实时", connecting: "连接中", offline: "已断开", ok: "达标", warn: "接近目标", bad: "未达标",
       target: "目标", needKey: "需要 API 密钥：在地址后加 #key=…", noData: "暂无数据",
       windows: { "1m": "1 分钟", "5m": "5 分钟", "1h": "1 小时", "60m": "近 60 分钟" },
@@ -32,7 +32,7 @@
       byChannel: "按渠道", stale: "数据未更新",
     },
     en: {
-      title: "Service quality — live", overall: "All teams", window: "Window", updated: "Updated",
+      title: "Service quality — live", overall: "All teams", window: "Window", updated: "Updated", asof: "Data to",
       live: "Live", connecting: "Connecting", offline: "Offline", ok: "On target", warn: "Near target", bad: "Off target",
       target: "Target", needKey: "An API key is needed: add #key=… to the address", noData: "No data yet",
       windows: { "1m": "1 minute", "5m": "5 minutes", "1h": "1 hour", "60m": "last 60 minutes" },
@@ -261,6 +261,16 @@
     }
     if (newest) {
       state.lastUpdate = Date.now();
+      // the end of the newest window, in the site's time zone (event time: a replay or the demo runs ahead)
+      const ends = [...state.snaps.values()].map((x) => Date.parse(x.end));
+      const end = new Date(Math.max(...ends));
+      try {
+        $("asof").textContent = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : "en-GB", {
+          timeZone: state.config.timezone, hour: "2-digit", minute: "2-digit", hour12: false }).format(end);
+      } catch (err) {
+        $("asof").textContent = end.toISOString().slice(11, 16) + "Z";
+      }
+      $("asof").dateTime = end.toISOString();
       $("updated").textContent = new Date().toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-GB");
       $("updated").dateTime = new Date().toISOString();
       $("message").textContent = "";
@@ -400,6 +410,7 @@
     document.title = TEXT.title + " · sqm";
     $("title").textContent = TEXT.title;
     $("updated-label").textContent = TEXT.updated;
+    $("asof-label").textContent = TEXT.asof;
     $("legend-ok").textContent = TEXT.ok;
     $("legend-warn").textContent = TEXT.warn;
     $("legend-bad").textContent = TEXT.bad;

@@ -78,6 +78,8 @@ def test_tiles_show_live_values_and_flip_colour_at_the_target(live_server, redis
         expect(sl.locator(".value")).to_have_text("99.0%")
         expect(sl).to_have_class("tile ok")
         expect(page.locator("#updated")).not_to_have_text("—")
+        # the newest window ends 01:01 UTC = 09:01 in the site's time zone (Asia/Shanghai)
+        expect(page.locator("#asof")).to_have_text("09:01")
         page.goto("about:blank")  # close the live stream before the server stops
 
 
