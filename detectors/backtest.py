@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Literal
 
-from detectors.base import Detector, Evidence
+from detectors.base import Detector, Evidence, Observation
 from detectors.decision import IncidentRule
 from detectors.monitor import KpiMonitor
 from detectors.seasonal import SeasonalBaseline
@@ -303,7 +303,7 @@ def run_backtest(
         rule = IncidentRule(k=persistence, m=persistence_of, clear_windows=clear_windows)
         fired: list[datetime] = []
         for t, y in rows:
-            x = {"y": y, "n": 1.0, "start": t.timestamp() - step, "end": t.timestamp()}
+            x: Observation = {"y": y, "n": 1.0, "start": t.timestamp() - step, "end": t.timestamp()}
             ev = det.explain_one(x)
             score = _decision_score(ev, det, z_min, min_change)
             was = rule.suspect

@@ -18,12 +18,13 @@ the change, which the monitor copies into the Anomaly record.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from river import base as river_base
 
-Observation = dict[str, Any]
+Observation = dict[Hashable, Any]
 
 
 class Evidence(NamedTuple):

@@ -55,8 +55,12 @@ def rank(children: list[Child], *, kind: str, sign: float, top: int, min_share: 
             if v > 0 and share >= min_share:
                 ranked.append(
                     Contributor(
-                        dimension=c.dimension, value=c.value, kpi_value=c.kpi_value, expected=c.expected, share=share
-                    )  # type: ignore[arg-type]
+                        dimension=c.dimension,  # type: ignore[arg-type]
+                        value=c.value,
+                        kpi_value=c.kpi_value,
+                        expected=c.expected,
+                        share=share,
+                    )
                 )
     ranked.sort(key=lambda c: -c.share)
     return ranked[:top]

@@ -467,7 +467,7 @@ def build_monitor(settings: Settings) -> KpiMonitor:
 def targets_from(settings: Settings) -> list[tuple[str, float, Literal["up", "down"], int, float]]:
     """(kpi, target, bad direction, min n, cold start s) for the KPIs in ``detectors.sla``."""
     d = settings.detectors
-    out = []
+    out: list[tuple[str, float, Literal["up", "down"], int, float]] = []
     for kpi in d.sla:
         field_name, direction = TARGET_KPIS[kpi]
         cold = d.cold_start_minutes.get(kpi, d.cold_start_default_minutes) * 60.0

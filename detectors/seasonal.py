@@ -27,8 +27,8 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from detectors.base import Detector, Evidence, Observation, relative
 
@@ -184,6 +184,6 @@ class SeasonalBaseline(Detector):
         return Evidence(expected, expected - self.z_min * sd, expected + self.z_min * sd, change, sure, z, score)
 
     @classmethod
-    def _unit_test_params(cls) -> Iterable[dict]:
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"direction": "up", "grace_period": 10}
         yield {"direction": "both", "grace_period": 20, "alpha": 0.5}

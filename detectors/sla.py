@@ -16,8 +16,8 @@ means the target is missed, so the decision layer's k-of-m persistence and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from detectors.base import Detector, Evidence, Observation, relative
 
@@ -76,6 +76,6 @@ class TargetRule(Detector):
         return Evidence(self.target, lower, upper, change, change, 0.0, score)
 
     @classmethod
-    def _unit_test_params(cls) -> Iterable[dict]:
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"target": 0.95, "direction": "down"}
         yield {"target": 0.12, "direction": "up"}

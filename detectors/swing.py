@@ -33,8 +33,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from detectors.base import Detector, Evidence, Observation, relative
 from detectors.noise import inverse, scale, variance
@@ -250,7 +250,7 @@ class SwingDetector(Detector):
         return min(change / self.swing, z / self.z_min)
 
     @classmethod
-    def _unit_test_params(cls) -> Iterable[dict]:
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"swing": 0.2, "direction": "up", "kind": "ratio", "grace_period": 3}
         yield {"swing": 0.3, "direction": "both", "kind": "seconds", "grace_period": 3, "window_size": 5}
 
