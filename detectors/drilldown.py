@@ -38,29 +38,40 @@ def child_dimension(parent: KpiSnapshot, child: KpiSnapshot) -> tuple[str, str] 
 
 
 def rank(children: list[Child], *, kind: str, sign: float, top: int, min_share: float = 0.05) -> list[Contributor]:
-    """The top children by their share of the change in the bad direction (``sign`` +1 up, -1 down)."""
-    by_dim: dict[str, list[tuple[Child, float]]] = {}
+    """The top children by their share of the change in the bad direction (``sign`` +1 up, -1 down).
+
+    Children that share a value (a region's ``billing/phone`` and ``billing/chat``
+    both add team ``billing``) are summed into one contributor.
+    """
+    merged: dict[tuple[str, str], list[float]] = {}  # (dimension, value) -> [weight, sum w*value, sum w*expected]
     for c in children:
         if c.kpi_value is None or c.expected is None:
             continue
         weight = 1.0 if kind == "count" else max(c.n, 0.0)
-        by_dim.setdefault(c.dimension, []).append((c, sign * weight * (c.kpi_value - c.expected)))
+        m = merged.setdefault((c.dimension, c.value), [0.0, 0.0, 0.0])
+        if kind == "count":
+            m[0], m[1], m[2] = 1.0, m[1] + c.kpi_value, m[2] + c.expected
+        else:
+            m[0] += weight
+            m[1] += weight * c.kpi_value
+            m[2] += weight * c.expected
+    by_dim: dict[str, list[tuple[str, float, float, float]]] = {}
+    for (dim, value), (w, wv, we) in merged.items():
+        if w <= 0:
+            continue
+        contribution = sign * (wv - we)
+        v, e = (wv, we) if kind == "count" else (wv / w, we / w)
+        by_dim.setdefault(dim, []).append((value, contribution, v, e))
     ranked: list[Contributor] = []
-    for items in by_dim.values():
-        total = sum(v for _, v in items if v > 0)
+    for dim, items in by_dim.items():
+        total = sum(part for _, part, _, _ in items if part > 0)
         if total <= 0:
             continue
-        for c, v in items:
-            share = v / total
-            if v > 0 and share >= min_share:
+        for value, part, v, e in items:
+            share = part / total
+            if part > 0 and share >= min_share:
                 ranked.append(
-                    Contributor(
-                        dimension=c.dimension,  # type: ignore[arg-type]
-                        value=c.value,
-                        kpi_value=c.kpi_value,
-                        expected=c.expected,
-                        share=share,
-                    )
+                    Contributor(dimension=dim, value=value, kpi_value=v, expected=e, share=share)  # type: ignore[arg-type]
                 )
     ranked.sort(key=lambda c: -c.share)
     return ranked[:top]

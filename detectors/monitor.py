@@ -61,7 +61,8 @@ class _Track:
     rule: KpiRule
     detector: SwingDetector | SeasonalBaseline
     incident: IncidentRule
-    children: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    children: dict[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
+    """Per child series (team, channel, region): its running expected value and weight."""
     last: Evidence | None = None
     last_value: float | None = None
     peak: float | None = None
@@ -368,15 +369,15 @@ class KpiMonitor:
             v = child.kpis.get(kpi)
             if dim is None or v is None:
                 continue
-            old = track.children.get(dim)
+            old = track.children.get(child.dims)
             if old is None:
                 if len(track.children) >= MAX_CHILDREN:
                     continue
-                track.children[dim] = (float(v), 1.0)
+                track.children[child.dims] = (float(v), 1.0)
             else:
                 mean, w = old
                 a = max(self.child_alpha, 1.0 / (w + 1.0))
-                track.children[dim] = (mean + a * (float(v) - mean), w + 1.0)
+                track.children[child.dims] = (mean + a * (float(v) - mean), w + 1.0)
 
     def _contributors(
         self, kpi: str, track: _Track, snap: KpiSnapshot, children: Sequence[KpiSnapshot], ev: Evidence | None
@@ -389,7 +390,7 @@ class KpiMonitor:
             dim = child_dimension(snap, child)
             if dim is None:
                 continue
-            known = track.children.get(dim)
+            known = track.children.get(child.dims)
             n = child.n.get(kpi, child.n.get("volume", 0))
             kids.append(Child(dim[0], dim[1], child.kpis.get(kpi), known[0] if known else fallback, n))
         return rank(kids, kind=track.rule.kind, sign=_bad_sign(track.rule, ev), top=self.top_contributors)

@@ -83,3 +83,17 @@ def test_phases():
     assert (rule.phase, rule.suspect) == ("pending", True)
     rule.step(3.0, 1.5, W)
     assert rule.phase == "firing"
+
+
+def test_drill_down_sums_children_that_share_a_value():
+    from detectors.drilldown import Child, rank
+
+    kids = [
+        Child("team", "billing", 0.16, 0.10, 400),  # billing/phone/north
+        Child("team", "billing", 0.15, 0.10, 300),  # billing/chat/north
+        Child("team", "tech", 0.11, 0.10, 600),
+    ]
+    top = rank(kids, kind="ratio", sign=1.0, top=3)
+    assert [(c.value, round(c.share, 3)) for c in top] == [("billing", 0.867), ("tech", 0.133)]
+    assert top[0].kpi_value == pytest.approx((0.16 * 400 + 0.15 * 300) / 700)
+    assert top[0].expected == pytest.approx(0.10)
