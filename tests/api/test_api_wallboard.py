@@ -266,3 +266,22 @@ def test_a_new_alert_reaches_the_banner_within_seconds(live_server, redis, brows
         expect(browser_page.locator("#alerts")).to_contain_text("Tech support · Abandon rate 12.0%", timeout=6_000)
         expect(tile(browser_page, "tech", "abandon_rate").locator(".badge")).to_have_text("▲")
         browser_page.goto("about:blank")
+
+
+def test_every_wallboard_asset_is_served_by_sqm(client, repo_root):
+    """No CDN: the pages reference only their own /static files, and the CSP allows nothing else."""
+    import re
+
+    assets = sorted((repo_root / "dashboards/wallboard").iterdir())
+    assert {a.name for a in assets} >= {"index.html", "wallboard.js", "wallboard.css", "console.html", "console.js"}
+    for asset in assets:
+        text = asset.read_text(encoding="utf-8")
+        urls = set(re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"')]*", text))
+        assert urls <= {"http://www.w3.org/2000/svg"}, (asset.name, urls)  # the SVG namespace is a name, not a fetch
+        for ref in re.findall(r'(?:src|href)="([^"#?]+)"', text):
+            if ref.startswith("/static/"):
+                assert client.get(ref).status_code == 200, ref
+    for page in ("/", "/console"):
+        r = client.get(page)
+        assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
+        assert "script-src 'self'" in r.headers["content-security-policy"]
