@@ -135,7 +135,16 @@
     const row = el("section", "team" + (id === ALL ? " overall" : ""));
     row.dataset.team = dims.team;
     row.dataset.channel = dims.channel;
-    row.appendChild(el("h2", "team-name", rowLabel(id)));
+    const name = el("h2", "team-name");
+    // a team's name opens its channels; in a channel view the top row leads back to the teams
+    const link = el("a", "", rowLabel(id));
+    const q = new URLSearchParams(location.search);
+    if (VIEW === "team" && id !== ALL) { q.set("by", "channel"); q.set("team", id); }
+    else if (VIEW === "channel" && id === ALL) { q.delete("by"); q.delete("team"); }
+    else if (VIEW === "team") { q.set("by", "channel"); q.delete("team"); }
+    link.href = "?" + q.toString();
+    name.appendChild(link);
+    row.appendChild(name);
     const tiles = el("div", "tiles");
     for (const kpi of TILE_KPIS) {
       const meta = state.config.kpis[kpi];

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import msgspec
@@ -175,9 +176,13 @@ def test_the_channel_view_colours_response_times_against_each_channels_answer_ta
         publish(redis, app, snapshot("*", channel="chat", frt_p90_s=20.0), snapshot("tech", channel="chat", frt_p90_s=99.0))
         expect(chat).to_have_class("tile ok")  # 20 s (under 24 s, the amber line)
         expect(chat.locator(".value")).to_have_text("20 s")
-        browser_page.goto(f"{server.url}/?lang=en&by=channel&team=billing")
+        browser_page.goto(f"{server.url}/?lang=en")
+        browser_page.locator('.team[data-team="billing"] .team-name a').click()  # a team opens its channels
+        expect(browser_page).to_have_url(re.compile(r"by=channel&team=billing"))
         expect(browser_page.locator('.tile[data-channel="chat"][data-kpi="frt_p90_s"] .value')).to_have_text(
             "10 s", timeout=15_000)
+        browser_page.locator(".team.overall .team-name a").click()  # and back to the teams
+        expect(browser_page.locator('.team[data-team="billing"][data-channel="*"]')).to_have_count(1, timeout=15_000)
         browser_page.goto("about:blank")
 
 
