@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from detectors.base import Evidence, observation
+from detectors.cusum import RateCusum
 from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
 from detectors.noise import cv_of, kind_of
@@ -67,6 +68,7 @@ class _Track:
     last_value: float | None = None
     peak: float | None = None
     drift: SeasonalBaseline | None = None
+    cusum: RateCusum | None = None
     owner: str = "swing"
     rebased: bool = False
 
@@ -101,6 +103,8 @@ class KpiMonitor:
         adapt_after_s: float = 4 * 3600.0,
         top_contributors: int = 3,
         drift: Sequence[str] = (),
+        cusum: Sequence[str] = (),
+        cusum_h: float = 8.0,
         targets: Sequence[tuple[str, float, Literal["up", "down"], int, float]] = (),
         sla_k: int = 5,
         sla_m: int = 10,
@@ -133,6 +137,12 @@ class KpiMonitor:
             )
             for r in rules
         }
+        for kpi in cusum:
+            track = self.tracks.get(kpi)
+            r = track.rule if track is not None else None
+            if track is not None and r is not None and r.detector == "swing" and r.direction != "both":
+                kind = "ratio" if r.kind == "ratio" else "seconds"
+                track.cusum = RateCusum(swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv)
         for kpi in drift:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
@@ -255,7 +265,7 @@ class KpiMonitor:
             score = decision_score(ev, rule.direction, det.z_min, rule.swing)
         else:
             score = ev.score if ev is not None else 0.0
-        owner = rule.detector
+        owner: str = rule.detector
         # the second opinion: the same window vs this hour of earlier days (catches slow drifts
         # that a rolling baseline follows); it speaks only after its own day of history
         if track.drift is not None and x is not None and age >= DRIFT_COLD_START_S and not cold:
@@ -264,6 +274,18 @@ class KpiMonitor:
             use_second = track.owner == "seasonal" if inc.phase == "firing" else score2 > score
             if use_second and ev2 is not None:
                 score, ev, owner = score2, ev2, "seasonal"
+        # the sequential opinion: evidence added up over non-overlapping windows vs the same baseline
+        x_c = None
+        if track.cusum is not None and x is not None and isinstance(det, SwingDetector):
+            base = det.baseline(x["start"]) if not det.learning else None
+            if base is not None:
+                x_c = {**x, "expected": base[0], "n_base": base[1]}
+                ev_c = track.cusum.explain_one(x_c)
+                score_c = ev_c.score if ev_c is not None and not cold else 0.0
+                use_c = track.owner == "cusum" if inc.phase == "firing" else score_c > score
+                if use_c and ev_c is not None:
+                    score, owner = score_c, "cusum"
+                    ev = ev if ev is not None else ev_c
         severity = self._severity(rule, ev)
         event = inc.step(
             end,
@@ -274,6 +296,11 @@ class KpiMonitor:
         )
         if event == "fire":
             track.owner = owner
+        if track.cusum is not None:
+            if x_c is not None:
+                track.cusum.learn_one(x_c)
+            if event == "resolve":
+                track.cusum.reset()
         if inc.suspect and not was_suspect and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
         if y is not None:
@@ -459,6 +486,8 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         adapt_after_s=d.adapt_after_minutes * 60.0,
         top_contributors=d.top_contributors,
         drift=d.drift,
+        cusum=d.cusum,
+        cusum_h=d.cusum_h,
         targets=targets_from(settings),
         sla_k=d.sla_k,
         sla_m=d.sla_m or 2 * d.sla_k,

@@ -138,6 +138,11 @@ class DetectorSettings(_Section):
         default_factory=lambda: ["volume", "backlog"],
         description="watched KPIs judged against the hour-of-week baseline instead of the rolling one",
     )
+    cusum: list[str] = Field(
+        default_factory=list,
+        description="watched KPIs that also get a CUSUM over non-overlapping windows (small lasting shifts)",
+    )
+    cusum_h: float = Field(8.0, gt=0, description="CUSUM alarm threshold (nats)")
     drift: list[str] = Field(
         default_factory=list,
         description="watched KPIs also judged against the hour-of-week baseline after a day (slow drifts; off: "

@@ -44,20 +44,21 @@ TOL = timedelta(minutes=60)  # a rolling hour still holds the incident for an ho
 
 
 WINDOW = "60m"
+CUSUM: list[str] = []
 
 
 def settings() -> Settings:
     d = Settings().detectors
-    return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW})
+    return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW, "cusum": CUSUM})
 
 
 def river_model():
     return anomaly.QuantileFilter(anomaly.GaussianScorer(), q=0.995)
 
 
-def run_one(job: tuple[float, str | None, int, int, str]) -> dict:
-    global WINDOW
-    per_hour, kind, seed, days, WINDOW = job
+def run_one(job: tuple[float, str | None, int, int, str, list[str]]) -> dict:
+    global WINDOW, CUSUM
+    per_hour, kind, seed, days, WINDOW, CUSUM = job
     rng = np.random.default_rng(seed)
     incs = incidents_for(kind, days, rng) if kind else []
     holidays = frozenset() if kind else frozenset({date(2026, 3, 4)})
@@ -119,18 +120,20 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--window", default="60m", choices=["60m", "5m"], help="the detector window fed to the monitor")
+    ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.kinds.split(",") if k]
-    jobs = [(s, k, 100 + i, args.days, args.window) for s in sizes for k in kinds for i in range(args.seeds)]
-    jobs += [(s, None, 900 + i, args.days, args.window) for s in sizes for i in range(args.quiet_seeds)]
+    cusum = [k for k in args.cusum.split(",") if k]
+    jobs = [(s, k, 100 + i, args.days, args.window, cusum) for s in sizes for k in kinds for i in range(args.seeds)]
+    jobs += [(s, None, 900 + i, args.days, args.window, cusum) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(run_one, jobs))
     wall = time.perf_counter() - t0
 
     quiet = [r for r in results if r["kind"] is None]
-    print(f"# detection benchmark, {args.window} windows ({len(jobs)} series-weeks, {wall:.0f} s)\n")
+    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'} ({len(jobs)} series-weeks, {wall:.0f} s)\n")
     print("## false alerts per series-day on quiet weeks (5 KPI series per team, a holiday included)\n")
     print("| contacts/h | series-days | sqm | River GaussianScorer+QuantileFilter |")
     print("|---|---|---|---|")
@@ -178,7 +181,7 @@ def main() -> None:
     us = statistics.fmean(r["us_per_update"] for r in results)
     state = max(r["state_bytes"] for r in results)
     print(f"\nmonitor cost: {us:.0f} µs per update (5 KPIs), state {state} bytes pickled (largest, after a week)")
-    (HERE / f"results-{args.window}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
+    (HERE / f"results-{args.window}{'-cusum' if cusum else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
                                                    "state_bytes": state, "jobs": len(jobs), "wall_s": wall}, indent=1))
 
 

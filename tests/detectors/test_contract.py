@@ -11,10 +11,11 @@ import pytest
 
 from detectors import SwingDetector
 from detectors.base import Detector
+from detectors.cusum import RateCusum
 from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TargetRule
 
-DETECTORS: list[type[Detector]] = [SwingDetector, SeasonalBaseline, TargetRule]
+DETECTORS: list[type[Detector]] = [SwingDetector, SeasonalBaseline, TargetRule, RateCusum]
 PARAMS = [(cls, params) for cls in DETECTORS for params in cls._unit_test_params()]
 IDS = [f"{cls.__name__}-{i}" for i, (cls, _) in enumerate(PARAMS)]
 
@@ -26,7 +27,8 @@ def stream(seed: int, length: int = 300):
         n = rng.randint(50, 500)
         p = 0.10 if i < 2 * length // 3 else 0.16
         k = sum(1 for _ in range(n) if rng.random() < p)
-        yield {"y": k / n, "n": n, "start": 300.0 * i, "end": 300.0 * (i + 1)}
+        # "expected" is for detectors tested against another's baseline (RateCusum); the others ignore it
+        yield {"y": k / n, "n": n, "start": 300.0 * i, "end": 300.0 * (i + 1), "expected": 0.10, "n_base": 5000}
 
 
 def run(det: Detector, seed: int) -> list[float]:
@@ -75,13 +77,14 @@ def test_same_seed_same_scores_other_seed_other_scores(cls, params):
 
 
 def test_every_public_detector_is_in_the_contract_test():
+    import detectors.cusum
     import detectors.seasonal
     import detectors.sla
     import detectors.swing
 
     public = {
         obj
-        for mod in (detectors.swing, detectors.seasonal, detectors.sla)
+        for mod in (detectors.swing, detectors.seasonal, detectors.sla, detectors.cusum)
         for obj in vars(mod).values()
         if isinstance(obj, type)
         and issubclass(obj, Detector)
