@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/flow_throughput.py --events 1000000
 
-1. pre-fills the partitioned event streams with N simulated events (busy centre);
+1. pre-fills the partitioned event streams with N simulated events (busy centre),
+   afresh for every run (a flow with recovery trims the streams behind its snapshots);
 2. runs the flow (``python -m streams.runner``) as 1 process, then as 2 processes
    (bytewax cluster addressing), each from a fresh state directory, until every
    event is counted and the last complete minute is in the hot store; reports
@@ -221,9 +222,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(Path(tempfile.mkdtemp(prefix="sqm-bench-redis-"))))
         r = connect(url)
-        r.flushdb()
-        n, last_ts = fill(r, settings, args.events)
         for procs in args.processes:
+            r.flushdb()  # the flow trims the streams behind its snapshots: every run gets a fresh fill
+            n, last_ts = fill(r, settings, args.events)
             res = run_flow(url, n, last_ts, procs, lateness)
             results[f"flow_{procs}p"] = res
             if "stalled_at" in res:
@@ -231,6 +232,8 @@ def main() -> None:
             print(f"flow, {procs} process(es): {res['events_per_s']:,} events/s ({res['seconds']} s wall, "
                   f"CPU s {res['cpu_s']}, {res['events_per_cpu_s']:,} events per CPU s), "
                   f"peak RSS {res['peak_rss_mb']} MB, idle CPU {res['idle_cpu_share']} of a core, load {res['load_avg']:.1f}")
+        r.flushdb()
+        n, last_ts = fill(r, settings, args.events)
         ref = bare_bytewax(url, settings.streams.partitions, n)
         results["bare_bytewax"] = ref
         print(f"bare bytewax key_on + fold_window count: {ref['events_per_s']:,} events/s ({ref['seconds']} s wall, "
