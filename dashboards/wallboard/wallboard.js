@@ -401,6 +401,7 @@
       if (t) { t.badge.textContent = "▲"; t.badge.dataset.severity = a.severity; }
     }
     box.appendChild(list);
+    box.className = "alerts " + (rows.some((a) => a.severity === "critical" && a.state === "firing") ? "critical" : "warning");
     box.hidden = false;
   }
 

@@ -153,6 +153,7 @@ def test_sparklines_from_history_and_the_alerts_banner(live_server, redis, brows
         assert ys == sorted(ys, reverse=True)  # rising values: the line climbs (SVG y grows downwards)
         banner = browser_page.locator("#alerts")
         expect(banner).to_be_visible()
+        expect(banner).to_have_class("alerts critical")
         expect(banner).to_contain_text("Critical")
         expect(banner).to_contain_text("Billing · First response (avg) 3:10 (baseline 1:40)")
         expect(frt.locator(".badge")).to_have_text("▲")
@@ -269,6 +270,7 @@ def test_a_new_alert_reaches_the_banner_within_seconds(live_server, redis, brows
         engine.close()
         # pushed over /v1/live ("alerts" event), not found by the 15-second poll
         expect(browser_page.locator("#alerts")).to_contain_text("Tech support · Abandon rate 12.0%", timeout=6_000)
+        expect(browser_page.locator("#alerts")).to_have_class("alerts warning")  # amber: nothing critical
         expect(tile(browser_page, "tech", "abandon_rate").locator(".badge")).to_have_text("▲")
         browser_page.goto("about:blank")
 
