@@ -6,8 +6,11 @@ for each final snapshot of that series.
 """
 
 from detectors.base import Detector, Evidence, observation
+from detectors.cusum import RateCusum
 from detectors.decision import IncidentRule
 from detectors.monitor import KpiMonitor, KpiRule, build_monitor
+from detectors.seasonal import SeasonalBaseline
+from detectors.sla import TargetRule
 from detectors.swing import SwingDetector
 
 __all__ = [
@@ -16,7 +19,10 @@ __all__ = [
     "IncidentRule",
     "KpiMonitor",
     "KpiRule",
+    "RateCusum",
+    "SeasonalBaseline",
     "SwingDetector",
+    "TargetRule",
     "build_monitor",
     "observation",
 ]
