@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from detectors.base import Evidence, observation
 from detectors.cusum import RateCusum
@@ -108,6 +109,7 @@ class KpiMonitor:
         targets: Sequence[tuple[str, float, Literal["up", "down"], int, float]] = (),
         sla_k: int = 5,
         sla_m: int = 10,
+        tz_offset_s: float = 8 * 3600.0,
     ) -> None:
         self.critical_factor = critical_factor
         self.adapt_after_s = adapt_after_s
@@ -130,7 +132,9 @@ class KpiMonitor:
                     min_expected=min_expected,
                 )
                 if r.detector == "swing"
-                else SeasonalBaseline(direction=r.direction, grace_period=warmup_windows, z_min=z_min),
+                else SeasonalBaseline(
+                    direction=r.direction, grace_period=warmup_windows, z_min=z_min, tz_offset_s=tz_offset_s
+                ),
                 incident=IncidentRule(
                     k=persistence, m=persistence_of, clear_windows=clear_windows, clear_score=clear_ratio
                 ),
@@ -146,7 +150,9 @@ class KpiMonitor:
         for kpi in drift:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
-                track.drift = SeasonalBaseline(direction=track.rule.direction, grace_period=warmup_windows, z_min=z_min)
+                track.drift = SeasonalBaseline(
+                    direction=track.rule.direction, grace_period=warmup_windows, z_min=z_min, tz_offset_s=tz_offset_s
+                )
         self.sla: dict[str, _SlaTrack] = {
             kpi: _SlaTrack(kpi, min_n, cold, TargetRule(target, direction), IncidentRule(sla_k, sla_m, sla_k, 1.0))
             for kpi, target, direction, min_n, cold in targets
@@ -491,7 +497,17 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         targets=targets_from(settings),
         sla_k=d.sla_k,
         sla_m=d.sla_m or 2 * d.sla_k,
+        tz_offset_s=_site_offset_s(settings.alerts.timezone),
     )
+
+
+def _site_offset_s(tz: str) -> float:
+    """The site's standard UTC offset (hours of day are the site's), 8 h if the zone is unknown."""
+    try:
+        offset = ZoneInfo(tz).utcoffset(datetime(2026, 1, 15, tzinfo=UTC))
+    except (ZoneInfoNotFoundError, ValueError):
+        return 8 * 3600.0
+    return offset.total_seconds() if offset is not None else 0.0
 
 
 def targets_from(settings: Settings) -> list[tuple[str, float, Literal["up", "down"], int, float]]:
