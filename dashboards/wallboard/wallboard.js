@@ -14,6 +14,7 @@
   const FOCUS = params.get("team") || ALL; // the team whose channels ?by=channel shows (* = everyone)
   const ONLY = params.get("teams") ? new Set(params.get("teams").split(",")) : null; // ?teams=billing,tech
   const FRT = ["frt_avg_s", "frt_p50_s", "frt_p90_s"];
+  const PER_CHANNEL = { perChannel: true };
   // Tile labels short enough for a tile; the full names are in the tooltip.
   const SHORT = {
     zh: { frt_avg_s: "平均首响", frt_p50_s: "首响中位数", frt_p90_s: "首响 P90", complaint_timely_rate: "投诉及时率",
@@ -26,7 +27,7 @@
     zh: {
       title: "服务质量实时看板", overall: "全部", window: "窗口", updated: "更新于", asof: "数据截至",
       live: "实时", connecting: "连接中", offline: "已断开", ok: "达标", warn: "接近目标", bad: "未达标",
-      target: "目标", needKey: "需要 API 密钥：在地址后加 #key=…", noData: "暂无数据",
+      target: "目标", perChannel: "目标按渠道", needKey: "需要 API 密钥：在地址后加 #key=…", noData: "暂无数据",
       windows: { "1m": "1 分钟", "5m": "5 分钟", "1h": "1 小时", "60m": "近 60 分钟" },
       alerts: "告警", baseline: "基线", acked: "已确认", severity: { critical: "严重", warning: "警告", info: "提示" },
       byChannel: "按渠道", stale: "数据未更新",
@@ -34,7 +35,7 @@
     en: {
       title: "Service quality — live", overall: "All teams", window: "Window", updated: "Updated", asof: "Data to",
       live: "Live", connecting: "Connecting", offline: "Offline", ok: "On target", warn: "Near target", bad: "Off target",
-      target: "Target", needKey: "An API key is needed: add #key=… to the address", noData: "No data yet",
+      target: "Target", perChannel: "Target per channel", needKey: "An API key is needed: add #key=… to the address", noData: "No data yet",
       windows: { "1m": "1 minute", "5m": "5 minutes", "1h": "1 hour", "60m": "last 60 minutes" },
       alerts: "Alerts", baseline: "baseline", acked: "acknowledged", severity: { critical: "Critical", warning: "Warning", info: "Info" },
       byChannel: "by channel", stale: "no new data",
@@ -80,9 +81,16 @@
   function goal(kpi, row) {
     const meta = state.config.kpis[kpi];
     if (!meta || meta.bad === "none") return null;
-    if (VIEW === "channel" && row !== ALL && FRT.includes(kpi)) {
-      const ch = state.config.channels.find((c) => c.name === row);
-      if (ch) return { target: ch.answer_target_s, warn: ch.answer_target_s * (1 - state.config.warn_margin), bad: "up" };
+    if (FRT.includes(kpi)) {
+      if (VIEW === "channel" && row !== ALL) {
+        const ch = state.config.channels.find((c) => c.name === row);
+        if (ch) return { target: ch.answer_target_s, warn: ch.answer_target_s * (1 - state.config.warn_margin), bad: "up" };
+      }
+      // A row that mixes channels with different answer targets (chat's 30 s, e-mail's hours) has no one
+      // response-time target: an average is dominated by the slowest channel. Service level and timeout
+      // rate carry the colour there; the channel view colours each channel's response times.
+      const targets = new Set(state.config.channels.map((c) => c.answer_target_s));
+      if (targets.size > 1) return PER_CHANNEL;
     }
     return meta.target === null ? null : { target: meta.target, warn: meta.warn, bad: meta.bad };
   }
@@ -90,7 +98,7 @@
   // ok / warn / bad against the target; "none" for a KPI without one or without a value.
   function level(kpi, v, row) {
     const g = goal(kpi, row);
-    if (!g || v === null || v === undefined) return "none";
+    if (!g || g === PER_CHANNEL || v === null || v === undefined) return "none";
     if (g.bad === "up") return v > g.target ? "bad" : v > g.warn ? "warn" : "ok";
     return v < g.target ? "bad" : v < g.warn ? "warn" : "ok";
   }
@@ -98,6 +106,7 @@
   function targetText(kpi, row) {
     const g = goal(kpi, row);
     if (!g) return "";
+    if (g === PER_CHANNEL) return TEXT.perChannel;
     return TEXT.target + (g.bad === "up" ? " ≤ " : " ≥ ") + fmt(kpi, g.target);
   }
 
