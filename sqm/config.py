@@ -74,8 +74,8 @@ class Targets(_Section):
 class StreamSettings(_Section):
     """The KPI dataflow (docs/streams.md, docs/scaling.md)."""
 
-    partitions: int = Field(12, ge=1, le=1024, description="event streams; a team's events share one (CRC-32 of the team); "
-                            "12 spreads the default teams over 4 streams")
+    partitions: int = Field(15, ge=1, le=1024, description="event streams; a team's events share one (CRC-32 of the team); "
+                            "15 puts the default teams on 4 streams, balanced over 2 flow processes")
     allowed_lateness_s: float = Field(120.0, ge=0, description="event seconds an event may trail the newest; later ones are dead-lettered")
     idle_close_s: float = Field(5.0, gt=0, description="wall seconds of source idleness before windows advance on system time")
     dedupe_horizon_s: float = Field(6 * 3600.0, gt=0, description="event seconds an event id is remembered (at least the lateness)")

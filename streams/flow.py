@@ -26,7 +26,7 @@ from streams import rollup as R
 from streams.bucketing import BucketingSource
 from streams.influx import InfluxSink
 from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
-from streams.source import RedisStreamSource
+from streams.source import RedisStreamSource, part_name
 
 ROLLUP_KEY = "all"
 
@@ -88,7 +88,7 @@ def build_flow(
     """The dataflow reading the event streams of ``redis_url`` (or ``source``, for tests)."""
     s = settings.streams
     params = P.Params.of(settings)
-    parts = [str(p) for p in range(s.partitions)]
+    parts = [part_name(p) for p in range(s.partitions)]
     window = settings.detectors.window
     if monitor_factory is None:
         from detectors import build_monitor

@@ -32,6 +32,12 @@ from streams.partition import Chunk
 log = logging.getLogger(__name__)
 
 START_ID = b"0-0"
+
+
+def part_name(p: int) -> str:
+    """``0007``: bytewax hands partitions to workers round-robin in name order, so names sort as numbers."""
+    return f"{p:04d}"
+
 TRIM_LAG = 3
 """Snapshots (epochs) an offset must be behind before the stream is trimmed up to it."""
 
@@ -49,7 +55,7 @@ class RedisStreamSource(FixedPartitionedSource[Chunk, bytes]):
         self.stop = stop
 
     def list_parts(self) -> list[str]:
-        return [str(p) for p in range(self.partitions)]
+        return [part_name(p) for p in range(self.partitions)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: bytes | None) -> StreamPartition:
         return StreamPartition(self, for_part, resume_state or START_ID)
