@@ -14,9 +14,11 @@ from its recovery snapshot re-emits what followed that snapshot:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
+import redis as redis_lib
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from sqm.keys import ANOMALIES, DLQ, KPI_LIVE, dims_field, kpi_history, kpi_latest
@@ -30,6 +32,21 @@ FLOW_STATS = "sqm:flow:stats"
 """Hash of the flow's counters (events, duplicate, late, invalid, late_merge, ...)."""
 ANOMALY_SEEN = "sqm:anomaly:seen:"
 DLQ_MAXLEN = 100_000
+RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0)
+"""Back-off between attempts of a sink write while Redis is unreachable (then the flow fails and recovery resumes it)."""
+
+T = TypeVar("T")
+
+
+def retrying(what: str, write: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``write``; on a Redis connection error, retry with back-off, then re-raise."""
+    for pause in RETRY_S:
+        try:
+            return write()
+        except (redis_lib.ConnectionError, redis_lib.TimeoutError) as err:
+            log.warning("%s: Redis unreachable (%s); retrying in %.1f s", what, err, pause)
+            sleep(pause)
+    return write()
 
 
 class _RedisSink(DynamicSink[Any]):
@@ -48,7 +65,7 @@ class KpiStorePartition(StatelessSinkPartition[Minute]):
         self.history_s = history_s
 
     def write_batch(self, items: list[Minute]) -> None:
-        write_minutes(self.client, items, self.history_s)
+        retrying("kpi_store", lambda: write_minutes(self.client, items, self.history_s))
 
     def close(self) -> None:
         self.client.close()
@@ -84,10 +101,13 @@ class DlqPartition(StatelessSinkPartition[dict[str, Any]]):
         self.client = client
 
     def write_batch(self, items: list[dict[str, Any]]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for item in items:
-            pipe.xadd(DLQ, {k: v for k, v in item.items() if v is not None}, maxlen=DLQ_MAXLEN, approximate=True)
-        pipe.execute()
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for item in items:
+                pipe.xadd(DLQ, {k: v for k, v in item.items() if v is not None}, maxlen=DLQ_MAXLEN, approximate=True)
+            pipe.execute()
+
+        retrying("dead_letter", write)
 
     def close(self) -> None:
         self.client.close()
@@ -99,7 +119,7 @@ class AnomalyPartition(StatelessSinkPartition[Anomaly]):
         self.ttl_s = ttl_s
 
     def write_batch(self, items: list[Anomaly]) -> None:
-        write_anomalies(self.client, items, self.ttl_s)
+        retrying("anomaly_stream", lambda: write_anomalies(self.client, items, self.ttl_s))
 
     def close(self) -> None:
         self.client.close()

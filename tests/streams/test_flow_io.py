@@ -76,3 +76,27 @@ def test_anomalies_reach_the_stream_once_with_children(redis, redis_url, tmp_pat
     pubsub.close()
     assert messages == [] or {"window", "kpis", "n"} <= set(messages[0])
     assert encode(hist[0])  # round-trips
+
+
+def test_a_sink_write_is_retried_while_redis_is_unreachable() -> None:
+    import pytest
+    import redis as redis_lib
+
+    from streams.sinks import RETRY_S, retrying
+
+    calls, pauses = [], []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise redis_lib.ConnectionError("down")
+        return "written"
+
+    assert retrying("test", flaky, sleep=pauses.append) == "written"
+    assert pauses == list(RETRY_S[:2])
+
+    def down() -> None:
+        raise redis_lib.ConnectionError("down")
+
+    with pytest.raises(redis_lib.ConnectionError):
+        retrying("test", down, sleep=pauses.append)
