@@ -6,8 +6,9 @@ from its recovery snapshot re-emits what followed that snapshot:
 - snapshots: ``HSET`` of the latest per (window, dims) (a re-emitted window
   overwrites), history ``ZREMRANGEBYSCORE start start`` + ``ZADD`` (one member
   per window start) trimmed to ``history_hours`` behind the newest window;
-- anomalies: ``SET NX`` of a seen-marker per (fingerprint, window end, status)
-  before ``XADD``, so a replayed anomaly is not added twice;
+- anomalies: a seen-marker per (fingerprint, window end, status) set with
+  ``SET NX`` and the ``XADD`` in one Lua script, so a replayed anomaly is not
+  added twice;
 - dead letters: ``XADD`` capped with ``MAXLEN ~`` (a replay may repeat one).
 """
 
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 FLOW_STATS = "sqm:flow:stats"
 """Hash of the flow's counters (events, duplicate, late, invalid, late_merge, ...)."""
-ANOMALY_SEEN = "sqm:anomaly:seen:"
+ANOMALY_SEEN = f"{{{ANOMALIES}}}:seen:"
+"""Markers of anomalies written (``{sqm:anomalies}:seen:<fingerprint>|<end>|<status>``, 7 days)."""
 DLQ_MAXLEN = 100_000
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0)
 """Back-off between attempts of a sink write while Redis is unreachable (then the flow fails and recovery resumes it)."""
@@ -125,20 +127,27 @@ class AnomalyPartition(StatelessSinkPartition[Anomaly]):
         self.client.close()
 
 
+_ADD_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  return redis.call('XADD', KEYS[2], '*', 'a', ARGV[1])
+end
+return false
+"""
+
+
 def write_anomalies(client: Any, anomalies: list[Anomaly], ttl_s: int = 7 * 86400) -> int:
-    """XADD each anomaly not written before (by fingerprint, window end, status); returns how many."""
+    """XADD each anomaly not written before (by fingerprint, window end, status); returns how many.
+
+    Marker and XADD are one Lua script (atomic: a lost connection cannot leave a
+    marker without its entry); the marker's hash tag puts it in the stream's slot.
+    """
     if not anomalies:
         return 0
     pipe = client.pipeline(transaction=False)
     for a in anomalies:
-        pipe.set(f"{ANOMALY_SEEN}{a.fingerprint}|{a.end.isoformat()}|{a.status}", b"1", nx=True, ex=ttl_s)
-    fresh = [a for a, ok in zip(anomalies, pipe.execute(), strict=True) if ok]
-    if fresh:
-        pipe = client.pipeline(transaction=False)
-        for a in fresh:
-            pipe.xadd(ANOMALIES, {"a": encode(a)})
-        pipe.execute()
-    return len(fresh)
+        marker = f"{ANOMALY_SEEN}{a.fingerprint}|{a.end.isoformat()}|{a.status}"
+        pipe.eval(_ADD_ONCE, 2, marker, ANOMALIES, encode(a), ttl_s)
+    return sum(1 for added in pipe.execute() if added)
 
 
 def kpi_sink(redis_url: str, history_hours: float) -> DynamicSink[Minute]:
