@@ -29,7 +29,14 @@ class BucketingSource(FixedPartitionedSource[P.PartOut, bytes]):
         return self.raw.list_parts()
 
     def build_part(self, step_id: str, for_part: str, resume_state: bytes | None) -> BucketingPartition:
-        last_id, state = pickle.loads(resume_state) if resume_state else (START_ID, P.PartitionState(for_part))
+        if not resume_state:
+            return BucketingPartition(self, for_part, START_ID, P.PartitionState(for_part))
+        try:
+            last_id, state = pickle.loads(resume_state)
+        except Exception as err:
+            msg = (f"recovery snapshot of stream {for_part} (step {step_id!r}) cannot be read, probably written by an "
+                   f"older sqm: delete state_dir/recovery to start afresh ({err})")
+            raise RuntimeError(msg) from err
         return BucketingPartition(self, for_part, last_id, state)
 
 
