@@ -4,7 +4,7 @@
 
 1. pre-fills the partitioned event streams with N simulated events (busy centre),
    afresh for every run (a flow with recovery trims the streams behind its snapshots);
-2. runs the flow (``python -m streams.runner``) as 1 process, then as 2 processes
+2. runs the flow (``sqm flow``) as 1 process, then as 2 processes
    (bytewax cluster addressing), each from a fresh state directory, until every
    event is counted and the last complete minute is in the hot store; reports
    events/s (from process start) and the peak RSS of each process;
@@ -93,8 +93,8 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     procs = []
     t0 = time.perf_counter()
     for i in range(processes):
-        env = dict(os.environ, REDIS_URL=url, SQM_STATE_DIR=str(state / f"p{i}"))
-        args = [sys.executable, "-m", "streams.runner", "--epoch-s", "10"]
+        env = dict(os.environ, REDIS_URL=url, SQM_STATE_DIR=str(state / f"p{i}"), SQM_STREAMS__EPOCH_S="10")
+        args = [sys.executable, "-m", "sqm", "flow"]
         if processes > 1:
             args += ["-i", str(i), "-a", addresses]
         log = (ROOT / "bench" / "out")

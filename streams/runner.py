@@ -84,31 +84,3 @@ def run_flow(
         epoch_interval=timedelta(seconds=epoch_interval_s or settings.streams.epoch_s),
         recovery_config=recovery,
     )
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m streams.runner``: one flow process of a cluster (docs/scaling.md).
-
-    Needs ``REDIS_URL``; ``sqm flow`` is the everyday entry point.
-    """
-    import argparse
-
-    from sqm.config import load_settings
-
-    ap = argparse.ArgumentParser(prog="python -m streams.runner", description=main.__doc__)
-    ap.add_argument("--config", default=None, help="settings file (default: sqm.yaml / SQM_CONFIG)")
-    ap.add_argument("-w", "--workers", type=int, default=1, help="worker threads in this process")
-    ap.add_argument("-i", "--process-id", type=int, default=None, help="index of this process in --addresses")
-    ap.add_argument("-a", "--addresses", default=None, help="host:port of every process, ';'-separated, same order everywhere")
-    ap.add_argument("--epoch-s", type=float, default=None, help="seconds between recovery snapshots (streams.epoch_s)")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(args.config)
-    if not settings.redis_url:
-        ap.error("REDIS_URL is not set")
-    run_flow(settings, settings.redis_url, workers=args.workers, process_id=args.process_id,
-             addresses=args.addresses.split(";") if args.addresses else None, epoch_interval_s=args.epoch_s)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spawn(redis_url: str, state_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ, REDIS_URL=redis_url, SQM_STATE_DIR=str(state_dir), SQM_STREAMS__BATCH_SIZE="100")
-    return subprocess.Popen([sys.executable, "-m", "streams.runner", "--epoch-s", "0.5"], cwd=ROOT, env=env,
+    env = dict(os.environ, REDIS_URL=redis_url, SQM_STATE_DIR=str(state_dir), SQM_STREAMS__BATCH_SIZE="100",
+               SQM_STREAMS__EPOCH_S="0.5")
+    return subprocess.Popen([sys.executable, "-m", "sqm", "flow"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
