@@ -419,7 +419,9 @@ def notify_test(
 # --- the demo ---------------------------------------------------------------------
 
 WARM_START = timedelta(hours=6)
-DEMO_INCIDENT = "team=billing kpi=timeout_rate change=+60% at=+20m for=90m"
+DEMO_INCIDENT = "team=billing kpi=timeout_rate change=+60% at=+10m for=90m"
+DEMO_VOLUMES = {"billing": 3000.0, "tech": 2000.0, "sales": 1500.0, "vip": 500.0}
+"""Contacts per hour of the demo's center: a large one, where a swing shows within minutes."""
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -460,7 +462,7 @@ def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 
 def demo(
     config: ConfigOpt = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second once live (60 = an hour a minute).")] = 60.0,
-    history: Annotated[str, typer.Option(help="Simulated history (up to 09:00 site time) loaded at full speed first.")] = "3h",
+    history: Annotated[str, typer.Option(help="Simulated history (up to 09:00 site time) loaded at full speed first.")] = "6h",
     incident: Annotated[
         list[str] | None, typer.Option(help=f'Incident(s) to inject; "at=+20m" is relative to going live. Default: "{DEMO_INCIDENT}".')
     ] = None,
@@ -514,7 +516,8 @@ def demo(
             redis = connect(url)
             # the center is already running when sqm starts watching: contacts of the hours before are
             # still answered, resolved and complained about; the source sends the durations it knows
-            sim = Simulator(base, seed=seed, start=begin - WARM_START, incidents=incidents, durations=True)
+            sim = Simulator(base, seed=seed, start=begin - WARM_START, incidents=incidents, durations=True,
+                            volumes={t: v for t, v in DEMO_VOLUMES.items() if t in {x.name for x in base.teams}})
             events = (ev for ev in sim.events(live_at + timedelta(days=30)) if ev.ts >= begin)
             with console.status(f"loading {history} of history at full speed…"):
                 backlog = write_stream(redis, _until(events, live_at, stop), base.streams.partitions)

