@@ -46,7 +46,7 @@ class BucketingPartition(StreamPartition):
         self.params = source.params
         self.wall = source.wall
         self.state = state
-        self.state.wall_last = self.wall()  # downtime is not idleness
+        self.state.resumed(self.params, self.wall())  # downtime is not idleness
         self.reported: float | None | str = "never"
         self.saved: tuple[bytes, int] | None = None
         self.changed = True
@@ -64,8 +64,9 @@ class BucketingPartition(StreamPartition):
     def snapshot(self) -> bytes:
         last_id = super().snapshot()  # also trims the stream behind older snapshots
         # An idle stream's state only moves its watermark: re-pickle it once a watermark minute,
-        # not every epoch (a busy stream's state is large).
-        self.state.wm_floor = self.state.watermark(self.params, self.wall())  # keep the idle advance
+        # not every epoch (a busy stream's state is large). The watermark is what the reads proved
+        # (the last empty read), not the wall clock now: entries may be waiting unread.
+        self.state.wm_floor = self.state.watermark(self.params)  # keep the idle advance
         minute = int(self.state.wm_floor // 60) if self.state.wm_floor is not None else -1
         if self.changed or self.saved is None or self.saved[1] != minute:
             self.saved = (pickle.dumps((last_id, self.state), pickle.HIGHEST_PROTOCOL), minute)

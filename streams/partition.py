@@ -8,8 +8,12 @@ plain function of ``(state, chunk)``, tested without a dataflow.
 
 Event time: the watermark is ``max(event ts seen) - allowed_lateness``, advanced
 on system time once the partition has been idle ``idle_close_s`` wall seconds,
-and never moves back. An event older than the watermark is *late*: counted and
-dead-lettered, never bucketed. Every delta therefore lands in a minute that ends
+and never moves back. Idle means *read and found empty*: only an empty read (a
+tick) proves that nothing came since the last entries, so the advance runs up to
+the last tick, never up to "now" — a stream whose entries wait unread while the
+flow is busy elsewhere is not idle, and its events are not made late by it. An
+event older than the watermark is *late*: counted and dead-lettered, never
+bucketed. Every delta therefore lands in a minute that ends
 after the watermark, i.e. one the roll-up has not closed.
 
 Per-contact state (``contacts``) lives from the first of a contact's events until
@@ -97,6 +101,9 @@ class PartitionState:
     max_ts: float | None = None
     wm_floor: float | None = None
     wall_last: float = 0.0
+    """Wall time of the last read that returned entries (or of the resume: downtime is not idleness)."""
+    wall_idle: float | None = None
+    """Wall time of the latest empty read since then: the stream had nothing new from ``wall_last`` to it."""
     next_sweep: float = 0.0
     contacts: dict[str, list[Any]] = field(default_factory=dict)
     complaints: dict[str, list[Any]] = field(default_factory=dict)
@@ -105,11 +112,18 @@ class PartitionState:
     """Heap of (event ts after which a record may go, CONTACT or COMPLAINT, contact id)."""
     stats: dict[str, int] = field(default_factory=lambda: {"events": 0, "duplicate": 0, "late": 0, "invalid": 0})
 
-    def watermark(self, p: Params, wall: float) -> float | None:
+    def watermark(self, p: Params) -> float | None:
+        """Newest ts - lateness, plus the wall time beyond ``idle_close`` that reads proved idle; never back."""
         if self.max_ts is None:
             return self.wm_floor
-        wm = self.max_ts - p.lateness + max(0.0, wall - self.wall_last - p.idle_close)
+        idle = 0.0 if self.wall_idle is None else max(0.0, self.wall_idle - self.wall_last - p.idle_close)
+        wm = self.max_ts - p.lateness + idle
         return wm if self.wm_floor is None else max(wm, self.wm_floor)
+
+    def resumed(self, p: Params, wall: float) -> None:
+        """After a restart: keep the idle advance reached so far; idleness counts afresh from ``wall``."""
+        self.wm_floor = self.watermark(p)
+        self.wall_last, self.wall_idle = wall, None
 
 
 def _acc(deltas: Deltas, m: int, dims: Dims) -> A.Acc:
@@ -135,8 +149,9 @@ def process(state: PartitionState, chunk: Chunk, p: Params, wall: float) -> Part
     stats = state.stats
     state.part = chunk.part
     if chunk.entries:
-        # fold the idle advance (if any) into the floor before event time moves on
-        state.wm_floor = state.watermark(p, wall)
+        # fold the idle advance proved by the empty reads (if any) into the floor before event time moves on;
+        # the time since the last empty read is not idleness: these entries may have waited unread all along
+        state.wm_floor = state.watermark(p)
         n_events = n_dup = 0
         for entry_id, raw in chunk.entries:
             try:
@@ -148,8 +163,10 @@ def process(state: PartitionState, chunk: Chunk, p: Params, wall: float) -> Part
             n_events, n_dup = _apply_all(state, events, deltas, p, dlq, chunk.part, entry_id, n_events, n_dup)
         stats["events"] += n_events
         stats["duplicate"] += n_dup
-        state.wall_last = wall
-    wm = state.watermark(p, wall)
+        state.wall_last, state.wall_idle = wall, None
+    else:
+        state.wall_idle = wall  # read and found empty: nothing came since wall_last
+    wm = state.watermark(p)
     if wm is not None:
         _evict(state, wm, p, deltas)
     return PartOut(chunk.part, wm, deltas, dlq, dict(stats))
