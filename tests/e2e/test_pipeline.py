@@ -72,8 +72,8 @@ def _wait(condition, timeout: float, what: str, procs=()):
 def test_three_hours_with_one_incident_end_to_end(redis, redis_url, http_receiver, config_file):
     settings = load_settings(config_file)
     incident = Incident.parse(INCIDENT, day=START.date())
-    # The center is already running when sqm starts watching: its contacts of the six hours before are
-    # still being answered, resolved and complained about. Sources send the durations they know.
+    # sqm watches the night before too (from 02:00), so that at 08:00 it knows every contact still open
+    # (e-mails wait for hours); the three hours under test, KPIs and alerts, are 08:00-11:00.
     sim = Simulator(settings, seed=11, start=START - WARM, volumes=VOLUMES, incidents=[incident])
     events = list(sim.events(START + timedelta(hours=HOURS)))
     write_stream(redis, events, settings.streams.partitions)
