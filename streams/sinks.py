@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import redis as redis_lib
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from sqm.eventlog import DLQ_MAXLEN
 from sqm.keys import ANOMALIES, DLQ, KPI_LIVE, dims_field, kpi_history, kpi_latest
 from sqm.models import Anomaly, encode
 from sqm.store import connect
@@ -33,7 +34,6 @@ FLOW_STATS = "sqm:flow:stats"
 """Hash of the flow's counters (events, duplicate, late, invalid, late_merge, ...)."""
 ANOMALY_SEEN = f"{{{ANOMALIES}}}:seen:"
 """Markers of anomalies written (``{sqm:anomalies}:seen:<fingerprint>|<end>|<status>``, 7 days)."""
-DLQ_MAXLEN = 100_000
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0)
 """Back-off between attempts of a sink write while Redis is unreachable (then the flow fails and recovery resumes it)."""
 

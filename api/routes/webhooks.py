@@ -22,14 +22,13 @@ from api.webhooks import ADAPTERS, VERIFY, BadSignature, Mapped, Unmappable
 from sqm import keys
 from sqm.config import Settings, WebhookSource
 from sqm.errors import InvalidEvent
-from sqm.eventlog import append_events
+from sqm.eventlog import append_dead_letters, append_events, dead_letter
 from sqm.models import ServiceEvent, event_from_dict
 
 log = logging.getLogger("sqm.api")
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-DLQ_MAXLEN = 100_000
 _json = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -39,8 +38,7 @@ def once_key(source: str, key: str) -> str:
 
 
 def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
-    redis.xadd(keys.DLQ, {"reason": reason, "field": field, "source": f"webhook:{src.name}", "raw": raw[:20_000]},
-               maxlen=DLQ_MAXLEN, approximate=True)
+    append_dead_letters(redis, [dead_letter(reason, field, f"webhook:{src.name}", raw)])
 
 
 def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes) -> tuple[int, int, int]:
