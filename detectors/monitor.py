@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from detectors.base import Evidence, observation
@@ -232,12 +232,7 @@ class KpiMonitor:
             sla.peak = None
         return Anomaly(
             kpi=sla.kpi,
-            window=snap.window,
-            team=snap.team,
-            channel=snap.channel,
-            region=snap.region,
-            start=snap.start,
-            end=snap.end,
+            **_where(snap),
             value=float(y),
             expected=target,
             lower=target if sla.rule.direction == "down" else None,
@@ -249,7 +244,7 @@ class KpiMonitor:
             direction=sla.rule.direction,
             detector="sla",
             status="firing" if event == "fire" else "resolved",
-            incident_start=datetime.fromtimestamp(start_s, UTC) if start_s is not None else None,
+            incident_start=_at(start_s),
             reason_en=en,
             reason_zh=zh,
         )
@@ -372,12 +367,7 @@ class KpiMonitor:
             en, zh = resolved_reason(rule.kpi, value, expected, peak=track.peak, minutes=minutes)
         return Anomaly(
             kpi=rule.kpi,
-            window=snap.window,
-            team=snap.team,
-            channel=snap.channel,
-            region=snap.region,
-            start=snap.start,
-            end=snap.end,
+            **_where(snap),
             value=float(value),
             expected=expected,
             lower=lower,
@@ -389,7 +379,7 @@ class KpiMonitor:
             direction="up" if _bad_sign(rule, ev) > 0 else "down",
             detector=track.owner,
             status=status,
-            incident_start=datetime.fromtimestamp(start_s, UTC) if start_s is not None else None,
+            incident_start=_at(start_s),
             reason_en=en,
             reason_zh=zh,
             contributors=tuple(contributors),
@@ -519,3 +509,13 @@ def targets_from(settings: Settings) -> list[tuple[str, float, Literal["up", "do
         cold = d.cold_start_minutes.get(kpi, d.cold_start_default_minutes) * 60.0
         out.append((kpi, float(getattr(settings.targets, field_name)), direction, d.min_n.get(kpi, d.min_volume), cold))
     return out
+
+
+def _where(snap: KpiSnapshot) -> dict[str, Any]:
+    """The window and dimensions of an anomaly about ``snap``."""
+    return {"window": snap.window, "team": snap.team, "channel": snap.channel, "region": snap.region,
+            "start": snap.start, "end": snap.end}
+
+
+def _at(epoch_s: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch_s, UTC) if epoch_s is not None else None
