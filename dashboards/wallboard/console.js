@@ -31,25 +31,11 @@
     },
   }[LANG];
 
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  if (fragment.get("key")) {
-    sessionStorage.setItem("sqm-key", fragment.get("key"));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  addEventListener("hashchange", () => {
-    const key = new URLSearchParams(location.hash.slice(1)).get("key");
-    if (key) { sessionStorage.setItem("sqm-key", key); location.replace(location.pathname + location.search); }
-  });
-  let KEY = sessionStorage.getItem("sqm-key");
+  let KEY = sqm.takeKey();  // common.js: from #key=..., kept for this tab only
   const $ = (id) => document.getElementById(id);
   const state = { config: null };
 
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
+  const el = sqm.el;
 
   async function api(method, path, body) {
     const headers = { Accept: "application/json" };

@@ -42,17 +42,7 @@
     },
   }[LANG];
 
-  // The key, if any: from the address fragment (#key=...), kept for this tab only.
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  if (fragment.get("key")) {
-    sessionStorage.setItem("sqm-key", fragment.get("key"));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  addEventListener("hashchange", () => {
-    const key = new URLSearchParams(location.hash.slice(1)).get("key");
-    if (key) { sessionStorage.setItem("sqm-key", key); location.replace(location.pathname + location.search); }
-  });
-  const KEY = sessionStorage.getItem("sqm-key");
+  const KEY = sqm.takeKey();  // common.js: from #key=..., kept for this tab only
   const HEADERS = KEY ? { "X-API-Key": KEY } : {};
 
   const $ = (id) => document.getElementById(id);
@@ -130,12 +120,7 @@
   }
   const rowDims = (row) => (VIEW === "team" ? { team: row, channel: ALL } : { team: FOCUS, channel: row });
 
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  const el = sqm.el;
 
   function addRow(id) {
     if (state.rows.includes(id)) return;
