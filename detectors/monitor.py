@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,6 +88,11 @@ class _SlaTrack:
 class KpiMonitor:
     """All detectors of one series; ``update(snapshot, children)`` returns its anomalies."""
 
+    holidays: frozenset[int] = frozenset()
+    """Site-local dates (ordinals) on which the seasonal KPIs are neither judged nor learned."""
+    timezone: str | None = None
+    tz_offset_s: float = 8 * 3600.0
+
     def __init__(
         self,
         rules: Sequence[KpiRule],
@@ -110,7 +116,12 @@ class KpiMonitor:
         sla_k: int = 5,
         sla_m: int = 10,
         tz_offset_s: float = 8 * 3600.0,
+        holidays: Sequence[date] = (),
+        timezone: str | None = None,
     ) -> None:
+        self.holidays = frozenset(d.toordinal() for d in holidays)
+        self.timezone = timezone
+        self.tz_offset_s = tz_offset_s
         self.critical_factor = critical_factor
         self.adapt_after_s = adapt_after_s
         self.top_contributors = top_contributors
@@ -176,8 +187,10 @@ class KpiMonitor:
         if self.first_end is None:
             self.first_end = end
         out: list[Anomaly] = []
+        holiday = self.is_holiday(snapshot)
         for kpi, track in self.tracks.items():
-            anomaly = self._update_kpi(kpi, track, snapshot, children)
+            seasonal_holiday = holiday and track.rule.detector == "seasonal"
+            anomaly = self._update_kpi(kpi, track, snapshot, children, holiday=seasonal_holiday)
             if anomaly is not None:
                 out.append(anomaly)
         for sla in self.sla.values():
@@ -185,6 +198,15 @@ class KpiMonitor:
             if anomaly is not None:
                 out.append(anomaly)
         return out
+
+    def is_holiday(self, snapshot: KpiSnapshot) -> bool:
+        """Whether the window touches a site-local date of the holiday calendar (``detectors.holidays``)."""
+        if not self.holidays:
+            return False
+        return any(
+            _local_ordinal(t, self.timezone, self.tz_offset_s) in self.holidays
+            for t in (snapshot.start.timestamp(), snapshot.end.timestamp() - 1.0)
+        )
 
     @property
     def phases(self) -> dict[str, Phase]:
@@ -251,8 +273,9 @@ class KpiMonitor:
 
     # --- one KPI --------------------------------------------------------------
     def _update_kpi(
-        self, kpi: str, track: _Track, snap: KpiSnapshot, children: Sequence[KpiSnapshot]
+        self, kpi: str, track: _Track, snap: KpiSnapshot, children: Sequence[KpiSnapshot], *, holiday: bool = False
     ) -> Anomaly | None:
+        """Score, decide, learn one KPI; on a ``holiday`` it is neither judged nor learned (phase "learning")."""
         rule, det, inc = track.rule, track.detector, track.incident
         y = snap.kpis.get(kpi)
         n = snap.n.get(kpi, snap.n.get("volume", 0))
@@ -293,7 +316,7 @@ class KpiMonitor:
             score,
             severity,
             eligible=y is not None and n >= rule.min_n,
-            learning=y is not None and (ev is None or cold),
+            learning=holiday or (y is not None and (ev is None or cold)),
         )
         if event == "fire":
             track.owner = owner
@@ -316,7 +339,7 @@ class KpiMonitor:
         adapting = (
             inc.phase == "firing" and inc.incident_start is not None and end - inc.incident_start >= self.adapt_after_s
         )
-        if x is not None and (not inc.suspect or adapting):
+        if x is not None and (not inc.suspect or adapting) and not holiday:
             if adapting and track.drift is not None and not track.rebased:
                 track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too
                 track.rebased = True
@@ -325,7 +348,7 @@ class KpiMonitor:
                 track.drift.learn_one(x)
         if not inc.suspect:
             track.rebased = False
-        if not inc.suspect:
+        if not inc.suspect and not holiday:
             self._learn_children(kpi, track, snap, children)
         if event is None:
             return None
@@ -488,6 +511,8 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         sla_k=d.sla_k,
         sla_m=d.sla_m or 2 * d.sla_k,
         tz_offset_s=_site_offset_s(settings.alerts.timezone),
+        holidays=d.holidays,
+        timezone=settings.alerts.timezone,
     )
 
 
@@ -498,6 +523,22 @@ def _site_offset_s(tz: str) -> float:
     except (ZoneInfoNotFoundError, ValueError):
         return 8 * 3600.0
     return offset.total_seconds() if offset is not None else 0.0
+
+
+@lru_cache(maxsize=8)
+def _zone(tz: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _local_ordinal(epoch_s: float, tz: str | None, fallback_offset_s: float) -> int:
+    """The site-local date of an instant, as a proleptic ordinal (``date.toordinal``)."""
+    zone = _zone(tz) if tz else None
+    if zone is not None:
+        return datetime.fromtimestamp(epoch_s, zone).date().toordinal()
+    return datetime.fromtimestamp(epoch_s + fallback_offset_s, UTC).date().toordinal()
 
 
 def targets_from(settings: Settings) -> list[tuple[str, float, Literal["up", "down"], int, float]]:

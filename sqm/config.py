@@ -13,6 +13,7 @@ also read under those plain names, as the README promises.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,6 +138,11 @@ class DetectorSettings(_Section):
     seasonal: list[str] = Field(
         default_factory=lambda: ["volume", "backlog"],
         description="watched KPIs judged against the hour-of-week baseline instead of the rolling one",
+    )
+    holidays: list[date] = Field(
+        default_factory=list,
+        description="site-local dates (alerts.timezone) on which the seasonal KPIs (volume, backlog) are neither "
+        "judged nor learned: a holiday's rhythm is not a normal day's",
     )
     cusum: list[str] = Field(
         default_factory=list,

@@ -45,11 +45,14 @@ TOL = timedelta(minutes=60)  # a rolling hour still holds the incident for an ho
 
 WINDOW = "60m"
 CUSUM: list[str] = []
+HOLIDAYS = True
 
 
-def settings() -> Settings:
+def settings(holidays: frozenset[date] = frozenset()) -> Settings:
+    """sqm's defaults with volume watched; the series' holidays in the calendar, as a supervisor would set them."""
     d = Settings().detectors
-    return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW, "cusum": CUSUM})
+    return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW, "cusum": CUSUM,
+                               "holidays": sorted(holidays) if HOLIDAYS else []})
 
 
 def river_model():
@@ -61,14 +64,14 @@ def hst_model():
     return compose.Pipeline(preprocessing.MinMaxScaler(), anomaly.QuantileFilter(anomaly.HalfSpaceTrees(seed=42), q=0.995))
 
 
-def run_one(job: tuple[float, str | None, int, int, str, list[str]]) -> dict:
-    global WINDOW, CUSUM
-    per_hour, kind, seed, days, WINDOW, CUSUM = job
+def run_one(job: tuple[float, str | None, int, int, str, list[str], bool]) -> dict:
+    global WINDOW, CUSUM, HOLIDAYS
+    per_hour, kind, seed, days, WINDOW, CUSUM, HOLIDAYS = job
     rng = np.random.default_rng(seed)
     incs = incidents_for(kind, days, rng) if kind else []
     holidays = frozenset() if kind else frozenset({date(2026, 3, 4)})
     series = Series(START, per_hour, days * 1440, incs, holidays)
-    mon = build_monitor(settings())
+    mon = build_monitor(settings(holidays))
     rivers = {k: river_model() for k in KPIS}
     fired: dict[str, list[datetime]] = {k: [] for k in KPIS}
     river_fired: dict[str, list[datetime]] = {k: [] for k in KPIS}
@@ -141,12 +144,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--window", default="60m", choices=["60m", "5m"], help="the detector window fed to the monitor")
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
+    ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.kinds.split(",") if k]
     cusum = [k for k in args.cusum.split(",") if k]
-    jobs = [(s, k, 100 + i, args.days, args.window, cusum) for s in sizes for k in kinds for i in range(args.seeds)]
-    jobs += [(s, None, 900 + i, args.days, args.window, cusum) for s in sizes for i in range(args.quiet_seeds)]
+    cal = not args.no_holidays
+    jobs = [(s, k, 100 + i, args.days, args.window, cusum, cal) for s in sizes for k in kinds for i in range(args.seeds)]
+    jobs += [(s, None, 900 + i, args.days, args.window, cusum, cal) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(run_one, jobs))
@@ -165,6 +170,9 @@ def main() -> None:
         f_riv = sum(x["false_alerts"] for r in rs for x in r["river"])
         far[s] = f_sqm / days
         print(f"| {s:.0f} | {days:.0f} | {f_sqm / days:.3f} | {f_riv / days:.2f} |")
+    print("\nsqm's false alerts on quiet weeks by KPI and size: " + ", ".join(
+        f"{k} {s:.0f}/h: {n}" for s in sizes for k in KPIS
+        if (n := sum(x["false_alerts"] for r in quiet if r["per_hour"] == s for x in r["sqm"] if x["name"] == k))))
 
     print("\n## per incident kind and size: recall, delay (minutes), vs the CUSUM oracle\n")
     print("| incident | contacts/h | incidents | sqm recall | sqm delay median / p90 | oracle median | sqm/oracle | River recall | River false/series-day |")

@@ -252,3 +252,47 @@ def test_a_slow_drift_the_rolling_baseline_follows_is_caught_by_the_hour_of_day_
     # alerts again as it goes on, a few times, not forever
     assert len({f.incident_start for _, f in firing}) <= 3
     assert monitor.phases["timeout_rate"] == "normal"
+
+
+def _volume_days(seed: int, days: int, factor_of) -> list[KpiSnapshot]:
+    """5-minute volume windows with a daily rhythm; ``factor_of(k)`` scales window k."""
+    import math
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for k in range(days * 288):
+        end = T0 + timedelta(minutes=5 * (k + 1))
+        lam = (200 + 150 * math.sin(2 * math.pi * (k / 12 % 24) / 24)) * factor_of(k)
+        v = max(0.0, round(rng.gauss(lam, lam**0.5)))
+        out.append(KpiSnapshot(window="5m", start=end - timedelta(minutes=5), end=end, kpis={"volume": v}, n={"volume": int(v)}))
+    return out
+
+
+def test_a_holiday_in_the_calendar_is_neither_judged_nor_learned():
+    from datetime import date
+
+    # T0 is 16:00 in Asia/Shanghai (the default alerts.timezone): 2026-03-05 local starts 56 h later
+    hol_first = 56 * 12
+    holiday = range(hol_first, hol_first + 288)
+    surge = range(hol_first + 288 + 250, hol_first + 288 + 274)  # the next day, at its busiest: a real surge
+
+    def factor(k: int) -> float:
+        return 0.45 if k in holiday else 1.8 if k in surge else 1.0
+
+    snaps = _volume_days(8, 5, factor)
+    base = {"swing": {"volume": 0.3}, "cold_start_minutes": {"volume": 1440}}
+    unaware = feed(build_monitor(Settings(detectors=base)), snaps)
+    assert any(a.status == "firing" and a.direction == "down" and i in holiday for i, a in unaware), unaware
+
+    monitor = build_monitor(Settings(detectors={**base, "holidays": [date(2026, 3, 5)]}))
+    phases = []
+    events = []
+    for i, snap in enumerate(snaps):
+        events += [(i, a) for a in monitor.update(snap)]
+        phases.append(monitor.phases["volume"])
+    firing = [(i, a) for i, a in events if a.status == "firing"]
+    assert [(a.kpi, a.direction) for _, a in firing] == [("volume", "up")], events
+    assert firing[0][0] in surge  # the day after is judged against normal days: the holiday was not learned
+    assert {phases[k] for k in holiday} == {"learning"}
+    assert phases[hol_first - 1] == "normal"
