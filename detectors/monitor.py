@@ -144,7 +144,11 @@ class KpiMonitor:
                 )
                 if r.detector == "swing"
                 else SeasonalBaseline(
-                    direction=r.direction, grace_period=warmup_windows, z_min=z_min, tz_offset_s=tz_offset_s
+                    direction=r.direction,
+                    grace_period=warmup_windows,
+                    z_min=z_min,
+                    tz_offset_s=tz_offset_s,
+                    counts=r.kind == "count",
                 ),
                 incident=IncidentRule(
                     k=persistence, m=persistence_of, clear_windows=clear_windows, clear_score=clear_ratio

@@ -62,10 +62,15 @@ class SeasonalBaseline(Detector):
         Local time offset of the series (hours of day are local: default UTC+8).
     z_min
         Robust sd at which ``explain_one``'s band is drawn.
+    counts
+        The series counts events (contacts in a window): the spread is never taken
+        below the Poisson noise of the expected count, ``sqrt(expected)``, so a
+        small team's quiet hours are not judged by the spread of its busy ones.
     """
 
     score_max = 1.0
     breach = 0.9995  # ~3.5 robust sd
+    counts = False  # (monitors pickled before the parameter existed)
 
     def __init__(
         self,
@@ -76,6 +81,7 @@ class SeasonalBaseline(Detector):
         grace_period: int = 48,
         tz_offset_s: float = 8 * 3600.0,
         z_min: float = 3.5,
+        counts: bool = False,
     ) -> None:
         self.direction = direction
         self.alpha = alpha
@@ -84,6 +90,7 @@ class SeasonalBaseline(Detector):
         self.grace_period = grace_period
         self.tz_offset_s = tz_offset_s
         self.z_min = z_min
+        self.counts = counts
         self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
         self._week_seen = [0.0] * WEEK  # hours of data seen per slot
         self._day = [0.0] * 48  # hour of day, weekdays then weekend days
@@ -174,6 +181,8 @@ class SeasonalBaseline(Detector):
         y = float(y)
         expected = self.expected_one(x)
         sd = max(1.2533 * self._abs, 1e-9 * max(1.0, abs(expected)))
+        if self.counts:
+            sd = max(sd, math.sqrt(max(expected, 1.0)))
         z = (y - expected) / sd
         bad = z if self.direction == "up" else -z if self.direction == "down" else abs(z)
         score = max(0.0, math.erf(bad / _SQRT2)) if bad > 0 else 0.0
