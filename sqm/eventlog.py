@@ -4,6 +4,10 @@ Used by every producer (HTTP ingest, webhooks, the simulator, replay); the
 dataflow's source reads what this writes. An event is acknowledged to its sender
 only after ``append_events`` returns: it is then in Redis. Records that cannot
 be events go to the dead-letter stream in one format (``dead_letter``).
+
+The dataflow re-reads a few stream entries after a restart (those since its last
+recovery snapshot); ``append_dead_letters`` with ``positions`` writes each of
+their dead letters once (see there).
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ DLQ_MAXLEN = 100_000
 """The dead-letter stream keeps about this many newest records."""
 DEAD_LETTER_RAW_MAX = 20_000
 """Bytes of a rejected record kept in its dead letter."""
+DLQ_POSITIONS = f"{{{DLQ}}}:pos"
+"""Hash: per event stream, the position (``<entry id>/<ordinal>``) of the last dead letter written from it;
+field ``replayed`` counts letters found already written. The hash tag puts it in ``sqm:dlq``'s cluster slot."""
+
+StreamPosition = tuple[str, str, int]
+"""Where a dead letter comes from in an event stream: (stream or partition name, entry id, ordinal of the
+letter among that entry's letters)."""
 
 
 def group_by_partition(events: Iterable[ServiceEvent], partitions: int) -> dict[int, list[ServiceEvent]]:
@@ -46,9 +57,44 @@ def dead_letter(reason: str, field: str, source: str, raw: bytes | str) -> dict[
     return {"reason": reason, "field": field, "source": source, "raw": raw[:DEAD_LETTER_RAW_MAX]}
 
 
-def append_dead_letters(redis: Any, letters: Iterable[dict[str, str | bytes]]) -> None:
-    """XADD rejected records to ``sqm:dlq`` (capped at about ``DLQ_MAXLEN`` entries) in one pipeline."""
+_ADD_AFTER = """
+local pos = redis.call('HGET', KEYS[1], ARGV[1])
+if pos then
+  local ms, seq, k = string.match(pos, '^(%d+)-(%d+)/(%d+)$')
+  ms, seq, k = tonumber(ms), tonumber(seq), tonumber(k)
+  local ms2, seq2, k2 = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+  if ms2 < ms or (ms2 == ms and (seq2 < seq or (seq2 == seq and k2 <= k))) then
+    redis.call('HINCRBY', KEYS[1], 'replayed', 1)
+    return false
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '-' .. ARGV[3] .. '/' .. ARGV[4])
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))
+"""
+
+
+def append_dead_letters(redis: Any, letters: Iterable[dict[str, str | bytes]],
+                        positions: Iterable[StreamPosition | None] | None = None) -> int:
+    """XADD rejected records to ``sqm:dlq`` (capped at about ``DLQ_MAXLEN`` entries) in one pipeline.
+
+    ``positions`` (one per letter, or None for a letter not read from an event
+    stream) makes the write idempotent for a reader that re-reads a stream from an
+    earlier entry, as the dataflow does after a restart: a letter at or before the
+    position last written for its stream (entry id, then ordinal) was written
+    before and is skipped (counted in ``DLQ_POSITIONS`` field ``replayed``). The
+    check, the XADD and the new position are one Lua script, so a lost connection
+    cannot leave one without the other. Letters of one stream must come in stream
+    order. Returns how many letters were added.
+    """
+    letters = list(letters)
+    where = [None] * len(letters) if positions is None else list(positions)
     pipe = redis.pipeline(transaction=False)
-    for letter in letters:
-        pipe.xadd(DLQ, letter, maxlen=DLQ_MAXLEN, approximate=True)
-    pipe.execute()
+    for letter, pos in zip(letters, where, strict=True):
+        if pos is None:
+            pipe.xadd(DLQ, letter, maxlen=DLQ_MAXLEN, approximate=True)
+            continue
+        stream, entry_id, ordinal = pos
+        ms, _, seq = entry_id.partition("-")
+        pairs = [x for kv in letter.items() for x in kv]
+        pipe.eval(_ADD_AFTER, 2, DLQ_POSITIONS, DLQ, stream, ms, seq or "0", ordinal, DLQ_MAXLEN, *pairs)
+    return sum(1 for added in pipe.execute() if added)

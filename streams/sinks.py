@@ -9,7 +9,11 @@ from its recovery snapshot re-emits what followed that snapshot:
 - anomalies: a seen-marker per (fingerprint, window end, status) set with
   ``SET NX`` and the ``XADD`` in one Lua script, so a replayed anomaly is not
   added twice;
-- dead letters: ``XADD`` capped with ``MAXLEN ~`` (a replay may repeat one).
+- dead letters: ``XADD`` capped with ``MAXLEN ~``, each after a check of its
+  position in its event stream (entry id, ordinal among the entry's letters)
+  against the last position written from that stream, in one Lua script
+  (``sqm.eventlog.append_dead_letters``): a re-read entry's letters are not
+  added again.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from typing import Any, TypeVar
 import redis as redis_lib
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from sqm.eventlog import DLQ_MAXLEN
-from sqm.keys import ANOMALIES, DLQ, KPI_LIVE, dims_field, kpi_history, kpi_latest
+from sqm.eventlog import StreamPosition, append_dead_letters, dead_letter
+from sqm.keys import ANOMALIES, KPI_LIVE, dims_field, kpi_history, kpi_latest
 from sqm.models import Anomaly, encode
 from sqm.store import connect
 from streams.rollup import Minute
@@ -99,20 +103,42 @@ def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float) -> N
 
 
 class DlqPartition(StatelessSinkPartition[dict[str, Any]]):
+    """Writes the flow's rejects (``{reason, field, raw, source}``, source ``<part>/<entry id>``) once each."""
+
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.last: tuple[str, int] = ("", -1)
+        """Source of the last letter and its ordinal: an entry's letters may span two batches."""
 
     def write_batch(self, items: list[dict[str, Any]]) -> None:
-        def write() -> None:
-            pipe = self.client.pipeline(transaction=False)
-            for item in items:
-                pipe.xadd(DLQ, {k: v for k, v in item.items() if v is not None}, maxlen=DLQ_MAXLEN, approximate=True)
-            pipe.execute()
-
-        retrying("dead_letter", write)
+        letters = []
+        positions = []
+        source, ordinal = self.last
+        for item in items:
+            ordinal = ordinal + 1 if item.get("source") == source else 0
+            source = item.get("source") or ""
+            letters.append(dead_letter(item["reason"], item.get("field") or "", source, item["raw"]))
+            positions.append(stream_position(source, ordinal))
+        self.last = (source, ordinal)
+        retrying("dead_letter", lambda: append_dead_letters(self.client, letters, positions))
 
     def close(self) -> None:
         self.client.close()
+
+
+def stream_position(source: str, ordinal: int) -> StreamPosition | None:
+    """``("0003", "1700000000000-0", ordinal)`` of a reject's source ``0003/1700000000000-0``; None if not of that form.
+
+    >>> stream_position("0003/1700000000000-2", 1)
+    ('0003', '1700000000000-2', 1)
+    >>> stream_position("webhook:zendesk", 0) is None
+    True
+    """
+    part, _, entry_id = source.rpartition("/")
+    ms, _, seq = entry_id.partition("-")
+    if not (part and ms.isdigit() and seq.isdigit()):
+        return None
+    return (part, entry_id, ordinal)
 
 
 class AnomalyPartition(StatelessSinkPartition[Anomaly]):

@@ -1,0 +1,159 @@
+"""Crash tests' tools: event streams with bad records mixed in, and ``sqm flow`` as a subprocess.
+
+``Feed`` lays simulated events out as stream entries (100 events an entry, per
+partition, as ``sqm.eventlog.append_events`` does) with explicit entry ids, so
+that two Redis servers get byte-identical streams and their dead letters name the
+same sources. Every ``bad_every``-th entry of a partition is followed by a bad
+record (not JSON, a naive timestamp, an unknown type, a wrong type, an array with
+one bad event, an entry without its field), and some entries carry late events
+(10 minutes behind the entries before them). ``Feed.letters`` is what ``sqm:dlq``
+must hold afterwards: one letter per bad record and per late event.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from sqm.keys import DLQ, EVENTS_PER_ENTRY, events_stream
+from sqm.models import ServiceEvent, encode
+from tests.streams.helpers import stats
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_MS = 1_700_000_000_000
+"""Entry ids are ``<FIRST_MS + n>-0``: the same on every server the feed is written to."""
+
+
+def _bad_records(k: int, ts: str) -> list[bytes | None]:
+    """Records that are no events (None: an entry without field ``e``); ``k`` makes them unique."""
+    good = {"event_id": f"bad{k}-ok", "type": "contact.created", "ts": ts, "contact_id": f"bad{k}",
+            "team": "billing", "channel": "chat", "region": "east"}
+    return [
+        b"{oops " + str(k).encode(),
+        orjson.dumps({**good, "event_id": f"bad{k}-naive", "ts": ts[:19]}),
+        orjson.dumps({**good, "event_id": f"bad{k}-type", "type": "contact.teleported"}),
+        orjson.dumps({**good, "event_id": f"bad{k}-score", "type": "survey.csat", "score": "five"}),
+        orjson.dumps([good, {**good, "event_id": f"bad{k}-half", "ts": "yesterday"}]),
+        None,
+    ]
+
+
+@dataclass
+class Feed:
+    """Stream entries per partition: ``(entry id, field e or None)``; the dead letters they must give."""
+
+    entries: dict[int, list[tuple[str, bytes | None]]] = field(default_factory=dict)
+    good: int = 0
+    invalid: int = 0
+    late: int = 0
+    letters: Counter[tuple[str, str, bytes]] = field(default_factory=Counter)
+    """(source, ``late`` or ``invalid``, raw) of every dead letter the feed must produce, once each."""
+
+    @classmethod
+    def build(cls, by_partition: dict[int, list[ServiceEvent]], *, bad_every: int = 0, late_every: int = 0,
+              seed: int = 0) -> Feed:
+        """``by_partition``: each partition's events in stream order; bad records and late events every so many entries."""
+        rng = random.Random(seed)
+        feed = cls()
+        n = 0
+        for p, evs in sorted(by_partition.items()):
+            out = feed.entries[p] = []
+            part = f"{p:04d}"
+            for i in range(0, len(evs), EVENTS_PER_ENTRY):
+                chunk: list[ServiceEvent] = list(evs[i:i + EVENTS_PER_ENTRY])
+                late: list[ServiceEvent] = []
+                if late_every and i and (i // EVENTS_PER_ENTRY) % late_every == 0:
+                    behind = evs[i - 1].ts - timedelta(minutes=10)  # far behind the watermark the entry before set
+                    for j in range(rng.choice((1, 1, 2))):  # sometimes two late events in one entry
+                        late.append(msgspec.structs.replace(rng.choice(chunk), event_id=f"late-{p}-{i}-{j}",
+                                                            ts=behind - timedelta(seconds=j)))
+                    for ev in late:
+                        chunk.insert(rng.randrange(len(chunk) + 1), ev)
+                n += 1
+                entry_id = f"{FIRST_MS + n}-0"
+                out.append((entry_id, encode(chunk)))
+                feed.good += len(chunk) - len(late)
+                feed.late += len(late)
+                feed.letters.update((f"{part}/{entry_id}", "late", encode(ev)) for ev in late)
+                if bad_every and (i // EVENTS_PER_ENTRY) % bad_every == bad_every - 1:
+                    options = _bad_records(n, chunk[-1].ts.isoformat())
+                    raw = options[rng.randrange(len(options))]
+                    n += 1
+                    entry_id = f"{FIRST_MS + n}-0"
+                    out.append((entry_id, raw))
+                    feed.invalid += 1
+                    feed.letters[(f"{part}/{entry_id}", "invalid", raw or b"")] += 1
+        return feed
+
+    def write(self, redis: Any) -> None:
+        pipe = redis.pipeline(transaction=False)
+        for p, entries in self.entries.items():
+            for entry_id, raw in entries:
+                pipe.xadd(events_stream(p), {"e": raw} if raw is not None else {"x": b"1"}, id=entry_id)
+            if len(pipe) > 2000:
+                pipe.execute()
+        pipe.execute()
+
+
+def dead_letters(redis: Any) -> Counter[tuple[str, str, bytes]]:
+    """What ``sqm:dlq`` holds, counted as ``Feed.letters`` (a late event's reason starts with ``late:``)."""
+    out: Counter[tuple[str, str, bytes]] = Counter()
+    for _, f in redis.xrange(DLQ):
+        kind = "late" if f[b"reason"].startswith(b"late:") and f[b"field"] == b"ts" else "invalid"
+        out[(f[b"source"].decode(), kind, f[b"raw"])] += 1
+    return out
+
+
+def spawn(redis_url: str, state_dir: Path, **streams: Any) -> subprocess.Popen[bytes]:
+    """``sqm flow`` on ``redis_url`` with its recovery store in ``state_dir``; ``streams`` are SQM_STREAMS__ settings."""
+    env = dict(os.environ, REDIS_URL=redis_url, SQM_STATE_DIR=str(state_dir))
+    env.update({f"SQM_STREAMS__{k.upper()}": str(v) for k, v in streams.items()})
+    return subprocess.Popen([sys.executable, "-m", "sqm", "flow"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def alive(proc: subprocess.Popen[bytes]) -> None:
+    """Fail with the end of its stderr if the flow died."""
+    if proc.poll() is not None:
+        err = proc.stderr.read().decode(errors="replace")[-3000:] if proc.stderr else ""
+        raise AssertionError(f"the flow exited with {proc.returncode}: {err}")
+
+
+def wait_closed(redis: Any, proc: subprocess.Popen[bytes], until: float, timeout: float) -> None:
+    """Wait until the flow has closed every minute before ``until`` (epoch s)."""
+    deadline = time.monotonic() + timeout
+    while stats(redis).get("closed_until", 0) < until:
+        alive(proc)
+        assert time.monotonic() < deadline, f"not closed until {until} within {timeout} s: {stats(redis)}"
+        time.sleep(0.1)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what or cond}"
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the flow snapshots its last epoch and exits 0."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0, proc.stderr.read().decode(errors="replace")[-3000:] if proc.stderr else ""
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
