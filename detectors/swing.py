@@ -7,6 +7,12 @@ the baseline when a later window starts after they ended; until then they are
 *pending*, and :meth:`SwingDetector.discard_pending` drops them when an incident
 starts, which keeps the incident out of the baseline.
 
+Windows that overlap much (a rolling hour stepped every minute) are kept only
+every ``1 / per_window`` of a window length (every 5 minutes for the rolling
+hour): neighbours share 59 of their 60 minutes, so the pooled baseline is the
+same, and the state is a fifth. ``window_size`` and ``grace_period`` still count
+the windows *fed* (120 rolling hours stepped every minute = 2 hours of ends).
+
 The score is ``min(change / swing, z / z_min)`` in the bad direction: 1 or more
 means the value moved by at least ``swing`` (e.g. +20 %) *and* by at least
 ``z_min`` standard deviations of the noise at this ``n``. That noise is the
@@ -68,12 +74,19 @@ class SwingDetector(Detector):
     min_expected
         For ratios: score 0 while the window or the baseline expects fewer bad
         outcomes than this (2 timeouts expected, 6 seen, says little).
+    per_window
+        Windows kept per window length at most (overlapping windows are thinned
+        to one every ``length / per_window`` seconds).
 
     ``z`` is computed on a variance-stabilising scale (:mod:`detectors.noise`), so
     the tails of small counts are not underestimated.
     """
 
     _Z2_CAP = 16.0
+    # defaults for detectors pickled before these existed (recovery snapshots of an older sqm)
+    per_window = 12
+    _step = 0.0
+    _fed_end: float | None = None
 
     def __init__(
         self,
@@ -86,6 +99,7 @@ class SwingDetector(Detector):
         cv: float = 1.0,
         overdispersion: float = 1.0,
         min_expected: float = 0.0,
+        per_window: int = 12,
     ) -> None:
         self.swing = swing
         self.direction = direction
@@ -96,6 +110,9 @@ class SwingDetector(Detector):
         self.cv = cv
         self.overdispersion = overdispersion
         self.min_expected = min_expected
+        self.per_window = per_window
+        self._step = 0.0  # the least gap between the ends of windows fed (0: not seen yet)
+        self._fed_end: float | None = None
         self._base: deque[Entry] = deque()
         self._pending: deque[Entry] = deque(maxlen=4 * 1440)
         self._sums = [0.0, 0.0, 0.0]  # sum n, sum y*n (sum y for counts), sum of window lengths
@@ -114,26 +131,45 @@ class SwingDetector(Detector):
         y = x.get("y")
         if y is None:
             return
-        start = float(x["start"])
-        raw = self._raw(x)
-        z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and self._warm else -1.0
+        start, end = float(x["start"]), float(x["end"])
+        if self._fed_end is not None and end > self._fed_end:
+            gap = end - self._fed_end
+            self._step = gap if self._step <= 0 else min(self._step, gap)
+        self._fed_end = end
         moved = False
         while self._pending and self._pending[0][1] <= start:
             self._push(self._pending.popleft())
             moved = True
-        self._pending.append((start, float(x["end"]), float(y), float(x.get("n") or 0), z2))
-        if moved and not self._warm and len(self._base) >= max(self.grace_period, 2):
+        last = self._pending[-1][1] if self._pending else self._base[-1][1] if self._base else None
+        if last is None or end - last >= self._stride(end - start) - 1e-6:
+            raw = self._raw(x)
+            z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and self._warm else -1.0
+            self._pending.append((start, end, float(y), float(x.get("n") or 0), z2))
+        if moved and not self._warm and len(self._base) >= max(self._kept(self.grace_period), 2):
             self._warm = self._settled(list(self._base))
+
+    def _stride(self, length: float) -> float:
+        """Least gap between the ends of windows kept: one window length / ``per_window``."""
+        return max(length, 0.0) / self.per_window if self.per_window > 0 else 0.0
+
+    def _kept(self, windows: int) -> int:
+        """How many kept windows span as long as ``windows`` windows fed."""
+        if self._step <= 0 or not self._base:
+            return windows
+        e = self._base[-1]
+        stride = self._stride(e[1] - e[0])
+        return windows if stride <= self._step else max(1, math.ceil(windows * self._step / stride))
 
     def _push(self, e: Entry) -> None:
         # the noise measured on this window counts only now, once no incident has
         # claimed it (discard_pending drops the windows that led up to one)
         if e[4] >= 0:
-            self._z2_n = min(self._z2_n + 1, 4 * self.window_size)
+            self._z2_n = min(self._z2_n + 1, 4 * self._kept(self.window_size))
             self._z2 += (e[4] - self._z2) / self._z2_n
         self._base.append(e)
         self._add(e, 1.0)
-        if len(self._base) > self.window_size:
+        cap = self._kept(self.window_size)
+        while len(self._base) > cap:
             self._add(self._base.popleft(), -1.0)
         self._appends += 1
         if self._appends % 4096 == 0:  # wash out rounding
@@ -158,7 +194,7 @@ class SwingDetector(Detector):
     @property
     def noise_factor(self) -> float:
         """The variance multiplier in use: measured, never below ``overdispersion``."""
-        k, prior = self._z2_n, self.window_size  # prior: as many windows as the baseline holds
+        k, prior = self._z2_n, self._kept(self.window_size)  # prior: as many windows as the baseline holds
         measured = (prior + k * self._z2) / (prior + k)
         return max(self.overdispersion, measured)
 
@@ -177,14 +213,14 @@ class SwingDetector(Detector):
     # --- scoring --------------------------------------------------------------
     def baseline(self, start: float) -> tuple[float, float] | None:
         """(expected value, its effective n) from the windows that ended by ``start``."""
-        if len(self._base) < max(self.grace_period, 1):
+        if len(self._base) < max(self._kept(self.grace_period), 1):
             return None
         s0, s1, s2 = self._sums
         count = len(self._base)
         first_end, last_end = self._base[0][1], self._base[-1][1]
         ready = [e for e in itertools.takewhile(lambda e: e[1] <= start, self._pending)]
         if ready:
-            drop = max(0, count + len(ready) - self.window_size)
+            drop = max(0, count + len(ready) - self._kept(self.window_size))
             for e in itertools.islice(self._base, drop):
                 s0, s1, s2 = s0 - e[3], s1 - (e[2] if self.kind == "count" else e[2] * e[3]), s2 - (e[1] - e[0])
             for e in ready:

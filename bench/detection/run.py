@@ -142,7 +142,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="60,300,1500")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--window", default="60m", choices=["60m", "5m"], help="the detector window fed to the monitor")
+    ap.add_argument("--window", default="60m", choices=["60m", "5m", "1m"], help="the detector window fed to the monitor")
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
     args = ap.parse_args()

@@ -102,7 +102,7 @@ def incidents_for(kind: str, days: int, rng: np.random.Generator) -> list[Incide
 
 
 def snapshots(series: Series, seed: int, team: str = "billing", window: str = "60m") -> Iterator[KpiSnapshot]:
-    """Rolling 60-minute snapshots, one per minute, like the dataflow's ``60m`` window (or ``5m`` tumbling)."""
+    """Rolling 60-minute snapshots, one per minute, like the dataflow's ``60m`` window (or ``5m``/``1m`` tumbling)."""
     rng = np.random.default_rng(seed)
     mins = series.minutes
     lam = np.array([series.contacts_per_min(m) for m in range(mins)])
@@ -119,15 +119,15 @@ def snapshots(series: Series, seed: int, team: str = "billing", window: str = "6
     frt_sum = np.maximum(0.0, rng.normal(n * mu, FRT_CV * mu * np.sqrt(np.maximum(n, 1))))
     cols = [np.concatenate([[0], np.cumsum(a)]) for a in (n, late, surveys, happy, complaints, frt_sum)]
     t0 = series.start.astimezone(UTC)
-    size = 5 if window == "5m" else 60
+    size = {"5m": 5, "1m": 1}.get(window, 60)
     for m in range(mins):
-        if window == "5m" and (m + 1) % 5:
+        if size < 60 and (m + 1) % size:
             continue
         lo = max(0, m - size + 1)
         c_n, c_late, c_sv, c_hp, c_cp, c_frt = (float(c[m + 1] - c[lo]) for c in cols)
         end = t0 + timedelta(minutes=m + 1)
         yield KpiSnapshot(
-            window="5m" if window == "5m" else "60m",
+            window=window if size < 60 else "60m",
             start=end - timedelta(minutes=size),
             end=end,
             team=team,

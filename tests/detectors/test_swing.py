@@ -1,0 +1,37 @@
+"""The swing detector thins overlapping windows: the same baseline from a fifth of the state."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from detectors.swing import SwingDetector
+from tests.detectors.detsynth import rolling_timeout
+
+
+def _fed(per_window: int) -> tuple[SwingDetector, list[float]]:
+    det = SwingDetector(swing=0.2, direction="up", kind="ratio", z_min=3.5, window_size=120, per_window=per_window)
+    scores = []
+    for snap in rolling_timeout(4, per_hour=1500, minutes=12 * 60, incident=(10 * 60, 120, 0.4)):
+        x = {"y": snap.kpis["timeout_rate"], "n": snap.n["timeout_rate"],
+             "start": snap.start.timestamp(), "end": snap.end.timestamp()}
+        scores.append(det.score_one(x))
+        det.learn_one(x)
+    return det, scores
+
+
+def test_a_rolling_hour_keeps_one_window_in_five_minutes_and_the_same_span():
+    thin, _ = _fed(12)
+    full, _ = _fed(0)  # 0: keep every window
+    assert len(full._base) == 120 and len(thin._base) == 24  # 2 hours of ends either way
+    assert thin._base[-1][1] - thin._base[0][1] == pytest.approx(full._base[-1][1] - full._base[0][1], abs=300)
+    assert len(pickle.dumps(thin)) < len(pickle.dumps(full)) / 3
+
+
+def test_thinning_changes_the_scores_little():
+    _, thin = _fed(12)
+    _, full = _fed(0)
+    assert sum(s >= 1 for s in thin) > 0
+    assert max(abs(a - b) for a, b in zip(thin, full, strict=True)) < 0.1
+    assert [s >= 1 for s in thin].count(True) == pytest.approx([s >= 1 for s in full].count(True), rel=0.2)
