@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -123,6 +124,23 @@ def spawn(redis_url: str, state_dir: Path, **streams: Any) -> subprocess.Popen[b
     env.update({f"SQM_STREAMS__{k.upper()}": str(v) for k, v in streams.items()})
     return subprocess.Popen([sys.executable, "-m", "sqm", "flow"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@contextmanager
+def flows() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``spawn`` for a test: a flow still running when the block ends (a failed test) is killed."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(redis_url: str, state_dir: Path, **streams: Any) -> subprocess.Popen[bytes]:
+        started.append(spawn(redis_url, state_dir, **streams))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                kill(proc)
 
 
 def alive(proc: subprocess.Popen[bytes]) -> None:
