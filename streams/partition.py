@@ -19,7 +19,9 @@ after the watermark, i.e. one the roll-up has not closed.
 Per-contact state (``contacts``) lives from the first of a contact's events until
 both its creation and its first answer/abandon are known and the watermark has
 passed them (or ``contact_max_age_s``); complaints likewise. Dedupe remembers
-event ids for ``dedupe_horizon_s`` of event time.
+event ids for at least ``dedupe_horizon_s`` of watermark time and at most twice that:
+two generations of ids (sets), the older dropped whole when the newer is a horizon
+old, so forgetting costs nothing per event.
 """
 
 from __future__ import annotations
@@ -107,7 +109,11 @@ class PartitionState:
     next_sweep: float = 0.0
     contacts: dict[str, list[Any]] = field(default_factory=dict)
     complaints: dict[str, list[Any]] = field(default_factory=dict)
-    seen: dict[str, float] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    """Event ids counted since ``seen_since`` (watermark time)."""
+    seen_old: set[str] = field(default_factory=set)
+    """The generation before: ids counted during the horizon before ``seen_since``."""
+    seen_since: float | None = None
     done: list[tuple[float, int, str]] = field(default_factory=list)
     """Heap of (event ts after which a record may go, CONTACT or COMPLAINT, contact id)."""
     stats: dict[str, int] = field(default_factory=lambda: {"events": 0, "duplicate": 0, "late": 0, "invalid": 0})
@@ -179,14 +185,14 @@ def _source(part: str, entry_id: bytes | str) -> str:
 def _apply_all(state: PartitionState, events: list[ServiceEvent], deltas: Deltas, p: Params,
                dlq: list[dict[str, Any]], part: str, entry_id: bytes, n_events: int, n_dup: int) -> tuple[int, int]:
     """The hot loop: dedupe, lateness, then the event's own counts inline; durations in helpers."""
-    seen = state.seen
+    seen, seen_old = state.seen, state.seen_old
     lateness = p.lateness
     max_ts = state.max_ts
     floor = state.wm_floor
     new = A.new_acc
     for ev in events:
         eid = ev.event_id
-        if eid in seen:
+        if eid in seen or eid in seen_old:
             n_dup += 1
             continue
         ts = ev.ts.timestamp()
@@ -198,7 +204,7 @@ def _apply_all(state: PartitionState, events: list[ServiceEvent], deltas: Deltas
             msg = f"late: ts {ev.ts.isoformat()} is {wm - ts:.0f} s behind the watermark (allowed lateness {lateness:.0f} s)"
             dlq.append(_dead(msg, "ts", encode(ev), _source(part, entry_id)))
             continue
-        seen[eid] = ts
+        seen.add(eid)
         n_events += 1
         if max_ts is None or ts > max_ts:
             max_ts = state.max_ts = ts
@@ -372,11 +378,13 @@ def _evict(state: PartitionState, wm: float, p: Params, deltas: Deltas) -> None:
             cp = complaints.get(cid)
             if cp is not None and (cp[P_R] if cp[P_R] is not None else cp[P_O] + cp[P_T]) < wm:
                 del complaints[cid]
+    if state.seen_since is None:
+        state.seen_since = wm
+    elif wm >= state.seen_since + p.horizon:  # the older generation is now beyond the horizon: drop it whole
+        state.seen_old, state.seen, state.seen_since = state.seen, set(), wm
     if wm < state.next_sweep:
         return
     state.next_sweep = wm + SWEEP_S
-    keep_from = wm - p.horizon
-    state.seen = {k: t for k, t in state.seen.items() if t >= keep_from}
     old = wm - p.max_age
     now = int(wm // 60)  # the watermark's minute is still open everywhere
     for cid in [k for k, con in contacts.items() if con[C_TS] is not None and con[C_TS] < old]:

@@ -94,9 +94,14 @@ def test_finished_contacts_and_old_dedupe_ids_are_forgotten() -> None:
     st = PartitionState("")
     process(st, chunk(ev("a", "contact.created", 0), ev("b", "contact.first_response", 5)), P, wall=1.0)
     assert "c1" in st.contacts
-    process(st, chunk(ev("z", "contact.created", 7 * 3600, "c9")), P, wall=2.0)
+    process(st, chunk(ev("m", "contact.created", 5 * 3600, "c5")), P, wall=2.0)
+    process(st, chunk(ev("z", "contact.created", 7 * 3600, "c9")), P, wall=3.0)
     assert "c1" not in st.contacts and "c9" in st.contacts
-    assert "a" not in st.seen and "z" in st.seen  # beyond the 6 h dedupe horizon
+    out = process(st, chunk(ev("a", "contact.created", 7 * 3600 + 1, "c1")), P, wall=4.0)
+    assert out.stats["duplicate"] == 1  # 7 h later, within twice the 6 h dedupe horizon: still known
+    process(st, chunk(ev("y", "contact.created", 13 * 3600, "c8")), P, wall=5.0)
+    out = process(st, chunk(ev("a", "contact.created", 13 * 3600 + 1, "c1")), P, wall=6.0)
+    assert out.stats["duplicate"] == 1 and out.stats["events"] == 6  # forgotten: counted again
 
 
 def test_a_contact_waiting_past_the_max_age_stops_counting_as_waiting() -> None:
