@@ -37,13 +37,18 @@ class RateCusum(Detector):
     swing
         The relative change the test is tuned to detect (the alternative).
     direction
-        ``"up"`` or ``"down"``: which way is bad.
+        ``"up"`` or ``"down"``: which way is bad; ``"both"`` (counts) keeps one sum per side.
     h
         Alarm threshold in nats (about ln of the windows between false alarms).
     kind
-        ``ratio`` (binomial) or ``seconds`` (means, normal with ``cv``).
+        ``ratio`` (binomial), ``seconds`` (means, normal with ``cv``) or ``count``
+        (Poisson: ``y`` is the count of the window, ``expected`` its expected count and
+        ``spread`` the expected value's relative uncertainty, taken toward each bad side).
     cv
         Coefficient of variation of one contact's value, for ``seconds``.
+    min_expected
+        Ratios: no evidence while the baseline expects fewer bad outcomes than this
+        (a CSAT baseline of 36 surveys, all happy, would make one unhappy survey an alarm).
 
     ``x`` carries ``expected`` (and ``n_base``, the baseline's effective n) from the
     baseline it is tested against; without them it scores 0. The expected rate is
@@ -52,21 +57,26 @@ class RateCusum(Detector):
     """
 
     grace_period = 0
+    _s2 = 0.0
+    min_expected = 0.0  # (detectors pickled before the parameter existed)
 
     def __init__(
         self,
         swing: float = 0.2,
-        direction: Literal["up", "down"] = "up",
+        direction: Literal["up", "down", "both"] = "up",
         h: float = 8.0,
         kind: str = "ratio",
         cv: float = 1.0,
+        min_expected: float = 0.0,
     ) -> None:
         self.swing = swing
         self.direction = direction
         self.h = h
         self.kind = kind
         self.cv = cv
+        self.min_expected = min_expected
         self._s = 0.0
+        self._s2 = 0.0  # the down side's sum when direction is "both"
         self._last_end: float | None = None
 
     @property
@@ -75,17 +85,38 @@ class RateCusum(Detector):
 
     def reset(self) -> None:
         self._s = 0.0
+        self._s2 = 0.0
 
-    def _llr(self, x: Observation) -> float | None:
+    def _llrs(self, x: Observation) -> tuple[float, float] | None:
+        """The window's log-likelihood ratio for the bad side (and the down side when "both")."""
         y, n, e = x.get("y"), float(x.get("n") or 0), x.get("expected")
         if y is None or e is None or n <= 0:
             return None
         if self._last_end is not None and float(x["start"]) < self._last_end:
             return None  # overlaps the last window used
-        sign = 1.0 if self.direction == "up" else -1.0
+        if self.kind == "count":
+            up = self._count_llr(float(y), float(e), float(x.get("spread") or 0.0), 1.0)
+            down = self._count_llr(float(y), float(e), float(x.get("spread") or 0.0), -1.0)
+            return (down, 0.0) if self.direction == "down" else (up, down if self.direction == "both" else 0.0)
+        llr = self._llr(x, 1.0 if self.direction == "up" else -1.0)
+        return None if llr is None else (llr, 0.0)
+
+    def _count_llr(self, k: float, expected: float, spread: float, sign: float) -> float:
+        lam0 = max(expected * (1 + sign * min(abs(spread), self.swing / 2)), 1e-9)
+        r = max(1 + sign * self.swing, 1e-6)
+        return k * math.log(r) - lam0 * (r - 1)
+
+    def _llr(self, x: Observation, sign: float) -> float | None:
+        y, n, e = x.get("y"), float(x.get("n") or 0), x.get("expected")
+        if y is None or e is None:
+            return None
         n_base = float(x.get("n_base") or 0)
         y, e = float(y), float(e)
         if self.kind == "ratio":
+            if n_base > 0:  # a baseline of n_base outcomes cannot say a rate is 0 or 1
+                e = min(max(e, 0.5 / n_base), 1 - 0.5 / n_base)
+            if self.min_expected > 0 and n_base * (e if sign > 0 else 1 - e) < self.min_expected:
+                return None
             sd_base = math.sqrt(max(e * (1 - e), 1e-9) / n_base) if n_base > 0 else 0.0
             p0 = min(max(e + sign * sd_base, 1e-6), 1 - 1e-6)
             p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
@@ -97,21 +128,23 @@ class RateCusum(Detector):
         return n * delta / sigma**2 * (y - mu0 - delta / 2)
 
     def learn_one(self, x: Observation) -> None:
-        llr = self._llr(x)
+        llr = self._llrs(x)
         if llr is None:
             return
-        self._s = max(0.0, self._s + llr)
+        self._s = max(0.0, self._s + llr[0])
+        self._s2 = max(0.0, self._s2 + llr[1])
         self._last_end = float(x["end"])
 
     def explain_one(self, x: Observation) -> Evidence | None:
         e = x.get("expected")
         if x.get("y") is None or e is None:
             return None
-        llr = self._llr(x)
-        s = max(0.0, self._s + llr) if llr is not None else self._s
+        llr = self._llrs(x)
+        s = max(max(0.0, self._s + llr[0]), max(0.0, self._s2 + llr[1])) if llr is not None else max(self._s, self._s2)
         change = relative(float(x["y"]), float(e))
         return Evidence(float(e), float(e), float(e), change, 0.0, 0.0, s / self.h)
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"swing": 0.2, "direction": "up", "h": 5.0}
+        yield {"swing": 0.2, "direction": "down", "h": 5.0, "kind": "seconds"}

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from detectors.base import Evidence, observation
+from detectors.base import Evidence, Observation, observation
 from detectors.cusum import RateCusum
 from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
@@ -92,6 +92,11 @@ class KpiMonitor:
     """Site-local dates (ordinals) on which the seasonal KPIs are neither judged nor learned."""
     timezone: str | None = None
     tz_offset_s: float = 8 * 3600.0
+    evidence_window: str | None = None
+    """Snapshots of this window feed only the CUSUMs (per-contact evidence, e.g. ``1m``)."""
+    last_evidence_end: float | None = None
+    window_s: float = 0.0
+    """Length of the detector window (from its last snapshot)."""
 
     def __init__(
         self,
@@ -118,7 +123,9 @@ class KpiMonitor:
         tz_offset_s: float = 8 * 3600.0,
         holidays: Sequence[date] = (),
         timezone: str | None = None,
+        evidence_window: str | None = None,
     ) -> None:
+        self.evidence_window = evidence_window
         self.holidays = frozenset(d.toordinal() for d in holidays)
         self.timezone = timezone
         self.tz_offset_s = tz_offset_s
@@ -159,9 +166,14 @@ class KpiMonitor:
         for kpi in cusum:
             track = self.tracks.get(kpi)
             r = track.rule if track is not None else None
-            if track is not None and r is not None and r.detector == "swing" and r.direction != "both":
+            if track is not None and r is not None and r.detector == "seasonal" and r.kind == "count":
+                # a Poisson CUSUM of the evidence windows' counts vs the hour-of-week expectation
+                track.cusum = RateCusum(swing=r.swing, direction=r.direction, h=cusum_h, kind="count")
+            elif track is not None and r is not None and r.detector == "swing" and r.direction != "both":
                 kind = "ratio" if r.kind == "ratio" else "seconds"
-                track.cusum = RateCusum(swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv)
+                track.cusum = RateCusum(
+                    swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv, min_expected=min_expected
+                )
         for kpi in drift:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
@@ -184,10 +196,14 @@ class KpiMonitor:
         """
         if not snapshot.final:
             return []
+        if self.evidence_window is not None and snapshot.window == self.evidence_window:
+            self._evidence(snapshot)
+            return []
         end = snapshot.end.timestamp()
         if self.last_end is not None and end <= self.last_end:
             return []
         self.last_end = end
+        self.window_s = end - snapshot.start.timestamp()
         if self.first_end is None:
             self.first_end = end
         out: list[Anomaly] = []
@@ -202,6 +218,40 @@ class KpiMonitor:
             if anomaly is not None:
                 out.append(anomaly)
         return out
+
+    def _evidence(self, snap: KpiSnapshot) -> None:
+        """A window of the evidence series (e.g. each minute): its contacts go into the CUSUMs.
+
+        Tumbling windows do not overlap, so summing their log-likelihood ratios is
+        the per-contact sequential test, tested against the detector window's
+        protected baseline; the detector window's next snapshot reads the sum.
+        """
+        end = snap.end.timestamp()
+        if self.last_evidence_end is not None and end <= self.last_evidence_end:
+            return
+        self.last_evidence_end = end
+        holiday = self.is_holiday(snap)
+        age = end - (self.first_end if self.first_end is not None else end)
+        for kpi, track in self.tracks.items():
+            det, y = track.detector, snap.kpis.get(kpi)
+            if track.cusum is None or y is None or det.learning or age < track.rule.cold_start_s:
+                continue  # (a cold KPI's baseline is still climbing: its evidence would add up to an alarm)
+            x = observation(y, snap.n.get(kpi, snap.n.get("volume", 0)), snap.start, snap.end)
+            if isinstance(det, SwingDetector):
+                base = det.baseline(x["start"])
+                if base is not None:
+                    track.cusum.learn_one({**x, "expected": base[0], "n_base": base[1]})
+                continue
+            # a count vs this time of the week: the detector window centred on this one, scaled to its length
+            if holiday or self.window_s <= 0:
+                continue
+            mid, half = (x["start"] + x["end"]) / 2, self.window_s / 2
+            probe: Observation = {"start": mid - half, "end": mid + half}
+            if det.known(probe):
+                expected = det.expected_one(probe)
+                spread = det.spread_one(probe) / max(expected, 1.0)
+                scaled = expected * (x["end"] - x["start"]) / self.window_s
+                track.cusum.learn_one({**x, "n": 1, "expected": scaled, "spread": spread})
 
     def is_holiday(self, snapshot: KpiSnapshot) -> bool:
         """Whether the window touches a site-local date of the holiday calendar (``detectors.holidays``)."""
@@ -304,10 +354,15 @@ class KpiMonitor:
                 score, ev, owner = score2, ev2, "seasonal"
         # the sequential opinion: evidence added up over non-overlapping windows vs the same baseline
         x_c = None
-        if track.cusum is not None and x is not None and isinstance(det, SwingDetector):
-            base = det.baseline(x["start"]) if not det.learning else None
-            if base is not None:
-                x_c = {**x, "expected": base[0], "n_base": base[1]}
+        if track.cusum is not None and x is not None and not det.learning:
+            if isinstance(det, SwingDetector):
+                base = det.baseline(x["start"])
+                x_c = {**x, "expected": base[0], "n_base": base[1]} if base is not None else None
+            elif self.evidence_window is not None and det.known(x):
+                x_c = {**x, "expected": det.expected_one(x)}
+            if x_c is not None:
+                if self.evidence_window is not None:  # the sum its evidence windows built; this one adds nothing
+                    x_c = {**x_c, "n": 0}
                 ev_c = track.cusum.explain_one(x_c)
                 score_c = ev_c.score if ev_c is not None and not cold else 0.0
                 use_c = track.owner == "cusum" if inc.phase == "firing" else score_c > score
@@ -325,7 +380,7 @@ class KpiMonitor:
         if event == "fire":
             track.owner = owner
         if track.cusum is not None:
-            if x_c is not None:
+            if x_c is not None and self.evidence_window is None:
                 track.cusum.learn_one(x_c)
             if event == "resolve":
                 track.cusum.reset()
@@ -517,6 +572,7 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         tz_offset_s=_site_offset_s(settings.alerts.timezone),
         holidays=d.holidays,
         timezone=settings.alerts.timezone,
+        evidence_window=d.evidence_window if d.evidence_window != d.window else None,
     )
 
 

@@ -174,15 +174,19 @@ class SeasonalBaseline(Detector):
         if y is not None and self._n > 0:
             self._level += float(y) - self.expected_one(x)
 
+    def spread_one(self, x: Observation) -> float:
+        """The robust sd around ``expected_one(x)`` (for counts, at least the Poisson noise)."""
+        expected = self.expected_one(x)
+        sd = max(1.2533 * self._abs, 1e-9 * max(1.0, abs(expected)))
+        return max(sd, math.sqrt(max(expected, 1.0))) if self.counts else sd
+
     def explain_one(self, x: Observation) -> Evidence | None:
         y = x.get("y")
         if y is None or self.learning or not self.known(x):
             return None
         y = float(y)
         expected = self.expected_one(x)
-        sd = max(1.2533 * self._abs, 1e-9 * max(1.0, abs(expected)))
-        if self.counts:
-            sd = max(sd, math.sqrt(max(expected, 1.0)))
+        sd = self.spread_one(x)
         z = (y - expected) / sd
         bad = z if self.direction == "up" else -z if self.direction == "down" else abs(z)
         score = max(0.0, math.erf(bad / _SQRT2)) if bad > 0 else 0.0

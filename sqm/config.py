@@ -149,6 +149,11 @@ class DetectorSettings(_Section):
         description="watched KPIs that also get a CUSUM over non-overlapping windows (small lasting shifts)",
     )
     cusum_h: float = Field(8.0, gt=0, description="CUSUM alarm threshold (nats)")
+    evidence_window: Literal["1m", "5m"] | None = Field(
+        None,
+        description="tumbling windows whose snapshots feed the CUSUMs (per-contact evidence) when the flow "
+        "passes them to the monitor too; unset: the CUSUMs use the detector window's non-overlapping windows",
+    )
     drift: list[str] = Field(
         default_factory=list,
         description="watched KPIs also judged against the hour-of-week baseline after a day (slow drifts; off: "

@@ -101,8 +101,14 @@ def incidents_for(kind: str, days: int, rng: np.random.Generator) -> list[Incide
     return out
 
 
-def snapshots(series: Series, seed: int, team: str = "billing", window: str = "60m") -> Iterator[KpiSnapshot]:
-    """Rolling 60-minute snapshots, one per minute, like the dataflow's ``60m`` window (or ``5m``/``1m`` tumbling)."""
+def snapshots(
+    series: Series, seed: int, team: str = "billing", window: str = "60m", evidence: str | None = None
+) -> Iterator[KpiSnapshot]:
+    """Rolling 60-minute snapshots, one per minute, like the dataflow's ``60m`` window (or ``5m``/``1m`` tumbling).
+
+    With ``evidence`` (``1m``/``5m``), that tumbling window's snapshots come too, each just before the
+    detector window's snapshot that ends with it (the CUSUMs' per-contact evidence).
+    """
     rng = np.random.default_rng(seed)
     mins = series.minutes
     lam = np.array([series.contacts_per_min(m) for m in range(mins)])
@@ -119,27 +125,30 @@ def snapshots(series: Series, seed: int, team: str = "billing", window: str = "6
     frt_sum = np.maximum(0.0, rng.normal(n * mu, FRT_CV * mu * np.sqrt(np.maximum(n, 1))))
     cols = [np.concatenate([[0], np.cumsum(a)]) for a in (n, late, surveys, happy, complaints, frt_sum)]
     t0 = series.start.astimezone(UTC)
-    size = {"5m": 5, "1m": 1}.get(window, 60)
+    windows = [w for w in (evidence, window) if w]
     for m in range(mins):
-        if size < 60 and (m + 1) % size:
-            continue
-        lo = max(0, m - size + 1)
-        c_n, c_late, c_sv, c_hp, c_cp, c_frt = (float(c[m + 1] - c[lo]) for c in cols)
-        end = t0 + timedelta(minutes=m + 1)
-        yield KpiSnapshot(
-            window=window if size < 60 else "60m",
-            start=end - timedelta(minutes=size),
-            end=end,
-            team=team,
-            kpis={
-                "volume": c_n,
-                "timeout_rate": c_late / c_n if c_n else None,
-                "csat": c_hp / c_sv if c_sv else None,
-                "complaint_rate": c_cp / c_n if c_n else None,
-                "frt_avg_s": c_frt / c_n if c_n else None,
-            },
-            n={"volume": int(c_n), "timeout_rate": int(c_n), "csat": int(c_sv), "complaint_rate": int(c_n), "frt_avg_s": int(c_n)},
-        )
+        for w in windows:
+            size = {"5m": 5, "1m": 1}.get(w, 60)
+            if size < 60 and (m + 1) % size:
+                continue
+            lo = max(0, m - size + 1)
+            c_n, c_late, c_sv, c_hp, c_cp, c_frt = (float(c[m + 1] - c[lo]) for c in cols)
+            end = t0 + timedelta(minutes=m + 1)
+            yield KpiSnapshot(
+                window=w if size < 60 else "60m",
+                start=end - timedelta(minutes=size),
+                end=end,
+                team=team,
+                kpis={
+                    "volume": c_n,
+                    "timeout_rate": c_late / c_n if c_n else None,
+                    "csat": c_hp / c_sv if c_sv else None,
+                    "complaint_rate": c_cp / c_n if c_n else None,
+                    "frt_avg_s": c_frt / c_n if c_n else None,
+                },
+                n={"volume": int(c_n), "timeout_rate": int(c_n), "csat": int(c_sv), "complaint_rate": int(c_n),
+                   "frt_avg_s": int(c_n)},
+            )
 
 
 def kl_per_contact(kpi: str, before: float, after: float) -> float:

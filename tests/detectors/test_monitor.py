@@ -296,3 +296,39 @@ def test_a_holiday_in_the_calendar_is_neither_judged_nor_learned():
     assert firing[0][0] in surge  # the day after is judged against normal days: the holiday was not learned
     assert {phases[k] for k in holiday} == {"learning"}
     assert phases[hol_first - 1] == "normal"
+
+
+
+def _frt(seed: int, minutes: int, incident: tuple[int, int, float] | None = None):
+    """Per-minute first responses (about 25 a minute, mean 40 s, cv 1.5) as 1-minute windows, each
+    followed by the rolling hour that ends with it; ``incident`` = (start minute, minutes, factor)."""
+    import random
+
+    rng = random.Random(seed)
+    sums: list[tuple[int, float]] = []
+    for m in range(minutes):
+        mu = 40.0 * (incident[2] if incident and incident[0] <= m < incident[0] + incident[1] else 1.0)
+        n = max(1, round(rng.gauss(25, 5)))
+        sums.append((n, max(0.0, rng.gauss(n * mu, 1.5 * mu * n**0.5))))
+        end = T0 + timedelta(minutes=m + 1)
+        for size in (1, 60):
+            n_w = sum(b[0] for b in sums[-size:])
+            s_w = sum(b[1] for b in sums[-size:])
+            yield KpiSnapshot(window="1m" if size == 1 else "60m", start=end - timedelta(minutes=size), end=end,
+                              team="billing", kpis={"frt_avg_s": s_w / n_w}, n={"frt_avg_s": n_w})
+
+
+def test_per_minute_evidence_finds_an_frt_swing_in_minutes_and_stays_quiet_without_one():
+    base = {"swing": {"frt_avg_s": 0.3}, "cusum": ["frt_avg_s"], "cold_start_minutes": {"frt_avg_s": 0}}
+    plain = build_monitor(Settings(detectors=base))
+    hourly = [a for _, a in feed(plain, (s for s in _frt(31, 300, (180, 60, 1.6)) if s.window == "60m"))]
+    minutes = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
+    found = [a for _, a in feed(minutes, _frt(31, 300, (180, 60, 1.6)))]
+    firing = [a for a in found if a.status == "firing"]
+    hourly_firing = [a for a in hourly if a.status == "firing"]
+    assert [(a.kpi, a.window, a.detector) for a in firing] == [("frt_avg_s", "60m", "cusum")], found
+    at = T0 + timedelta(minutes=180)
+    assert at < firing[0].end <= at + timedelta(minutes=12)
+    assert hourly_firing and hourly_firing[0].end > at + timedelta(minutes=20)  # the rolling hour dilutes it
+    quiet = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
+    assert feed(quiet, _frt(32, 12 * 60)) == []
