@@ -1,4 +1,4 @@
-"""Crash tests' tools: event streams with bad records mixed in, and ``sqm flow`` as a subprocess.
+"""Crash tests' tools: event streams with bad records mixed in, ``sqm flow`` as a subprocess, crashed vs clean runs.
 
 ``Feed`` lays simulated events out as stream entries (100 events an entry, per
 partition, as ``sqm.eventlog.append_events`` does) with explicit entry ids, so
@@ -8,6 +8,12 @@ record (not JSON, a naive timestamp, an unknown type, a wrong type, an array wit
 one bad event, an entry without its field), and some entries carry late events
 (10 minutes behind the entries before them). ``Feed.letters`` is what ``sqm:dlq``
 must hold afterwards: one letter per bad record and per late event.
+
+``crashed_and_clean`` writes a feed into the test Redis and a second, embedded
+one, runs ``sqm flow`` uninterrupted on the second while it kills and restarts it
+on the first at the moments of a plan, and yields both; ``hot_store``, ``compare``
+and ``dlq_records`` tell what differs. tests/streams/test_recovery.py and
+bench/crash_recovery.py use them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,8 +36,10 @@ from typing import Any
 import msgspec
 import orjson
 
-from sqm.keys import DLQ, EVENTS_PER_ENTRY, events_stream
-from sqm.models import ServiceEvent, encode
+from sqm.keys import DLQ, EVENTS_PER_ENTRY, events_stream, kpi_history, kpi_latest
+from sqm.models import WINDOWS, ServiceEvent, encode
+from sqm.store import connect, embedded_redis
+from streams.sinks import FLOW_STATS
 from tests.streams.helpers import stats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,3 +184,143 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def kill(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+
+
+# --- a crashed run against a clean one ---------------------------------------------------------------------------
+
+FLOW = {"epoch_s": 0.5, "idle_close_s": 3600}
+"""The crashed run: snapshots twice a second. Both runs: no idle close, so they end on the last minute event
+time closes (the watermark would otherwise follow the wall clock once the streams are read)."""
+
+
+@dataclass
+class Kill:
+    share: float
+    """Of the events: the kill comes after the run has counted this many."""
+    how: str
+    """``random``: 0-0.5 s later; ``snapshot``: at the next write to the recovery store (its SQLite WAL)."""
+    counted: int = 0
+    """Events the killed run had counted (as its closed minutes reported them)."""
+
+    def __repr__(self) -> str:
+        return f"{self.how} at {self.counted:,}"
+
+
+def crash_repeatedly(spawn: Callable[..., subprocess.Popen[bytes]], redis: Any, redis_url: str, state_dir: Path,
+                     total: int, plan: list[Kill], rng: random.Random) -> None:
+    """Start the flow and kill it at each moment of ``plan`` in turn (filling in ``counted``)."""
+    wal = state_dir / "recovery" / "part-0.sqlite3-wal"
+    for k in plan:
+        redis.delete(FLOW_STATS)  # progress is what this run reports
+        proc = spawn(redis_url, state_dir, **FLOW)
+        deadline = time.monotonic() + 240
+        while stats(redis).get("events", 0) < k.share * total:
+            alive(proc)
+            assert time.monotonic() < deadline, f"no progress to {k.share:.0%}: {stats(redis)}"
+            time.sleep(0.01)
+        if k.how == "random":
+            time.sleep(rng.uniform(0.0, 0.5))
+        else:  # the first write to the recovery store's WAL from now on: a snapshot being written
+            before = wal.stat().st_mtime_ns
+            while wal.stat().st_mtime_ns == before:
+                alive(proc)
+                assert time.monotonic() < deadline, "no snapshot written"
+                time.sleep(0.001)
+        kill(proc)
+        k.counted = stats(redis).get("events", 0)
+
+
+@dataclass
+class Runs:
+    clean: Any
+    """A client of the clean run's Redis."""
+    entries: int
+    crashed_s: float
+    clean_s: float
+    checked: Any
+    """What ``on_clean`` returned."""
+
+
+@contextmanager
+def crashed_and_clean(redis: Any, redis_url: str, tmp: Path, feed: Feed, until: float, total: int,
+                      plan: list[Kill], rng: random.Random,
+                      on_clean: Callable[[Any], Any] | None = None) -> Iterator[Runs]:
+    """Run ``sqm flow`` on ``feed`` crashed by ``plan`` on ``redis`` and uninterrupted on a second Redis at once.
+
+    Both end when every minute before ``until`` is closed. ``on_clean(client)`` runs in the background once the
+    clean run is done, while the crashes go on.
+    """
+    with embedded_redis(tmp / "clean-redis") as clean_url, flows() as spawn, ThreadPoolExecutor(1) as pool:
+        clean = connect(clean_url)
+        feed.write(redis)
+        feed.write(clean)
+        entries = sum(redis.xlen(events_stream(p)) for p in feed.entries)
+        t0 = time.monotonic()
+        clean_proc = spawn(clean_url, tmp / "clean", idle_close_s=FLOW["idle_close_s"])  # epochs of 10 s
+
+        def clean_run() -> tuple[float, Any]:
+            wait_closed(clean, clean_proc, until, timeout=600)
+            stop(clean_proc)
+            return time.monotonic() - t0, on_clean(clean) if on_clean else None
+
+        background = pool.submit(clean_run)
+        crash_repeatedly(spawn, redis, redis_url, tmp / "crashed", total, plan, rng)
+        redis.delete(FLOW_STATS)
+        proc = spawn(redis_url, tmp / "crashed", **FLOW)
+        wait_closed(redis, proc, until, timeout=600)
+        stop(proc)
+        crashed_s = time.monotonic() - t0
+        clean_s, checked = background.result()
+        try:
+            yield Runs(clean, entries, crashed_s, clean_s, checked)
+        finally:
+            clean.close()
+
+
+def hot_store(redis: Any) -> dict[str, Any]:
+    """The KPIs the flow wrote: history (members with scores) and latest snapshots, per key."""
+    out: dict[str, Any] = {kpi_latest(w): redis.hgetall(kpi_latest(w)) for w in WINDOWS}
+    for key in redis.scan_iter(match=kpi_history("") + "*", count=1000):
+        out[key.decode()] = redis.zrange(key, 0, -1, withscores=True)
+    return out
+
+
+FLOAT_SUMS = ("frt_avg_s", "aht_s")
+"""KPIs from float sums (response and handle times): a restart regroups the additions (reads begin at the resumed
+offset, so an entry's events are summed with other neighbours), so they may differ from a clean run's in the last
+bits. Everything else must be identical."""
+FLOAT_RTOL = 1e-11
+
+
+def compare(mine: dict[str, Any], theirs: dict[str, Any]) -> tuple[list[str], int, float]:
+    """(what differs, how many snapshots differ only in the last bits of ``FLOAT_SUMS``, the largest such difference)."""
+    problems: list[str] = []
+    last_bits, worst = 0, 0.0
+    for key in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(key), theirs.get(key)
+        if a == b:
+            continue
+        if a is None or b is None or len(a) != len(b):
+            problems.append(f"{key}: {len(a or ())} vs {len(b or ())} members")
+            continue
+        if isinstance(a, dict):  # latest: (snapshot, field) per field
+            a, b = [(v, k) for k, v in sorted(a.items())], [(v, k) for k, v in sorted(b.items())]
+        for (x, x_at), (y, y_at) in zip(a, b, strict=True):
+            if x == y and x_at == y_at:
+                continue
+            sx, sy = orjson.loads(x), orjson.loads(y)
+            kx, ky = sx.pop("kpis"), sy.pop("kpis")
+            off = {k for k in kx.keys() | ky.keys() if kx.get(k) != ky.get(k)}
+            rel = max((abs(kx[k] - ky[k]) / max(abs(ky[k]), 1e-300) for k in off & set(FLOAT_SUMS)
+                       if kx.get(k) is not None and ky.get(k) is not None), default=0.0)
+            if x_at != y_at or sx != sy or not off <= set(FLOAT_SUMS) or rel > FLOAT_RTOL:
+                problems.append(f"{key}: {x!r} vs {y!r}")
+            else:
+                last_bits += 1
+                worst = max(worst, rel)
+    return problems, last_bits, worst
+
+
+def dlq_records(redis: Any) -> Counter[tuple[bytes, ...]]:
+    """Every dead letter, whole: (source, reason, field, raw)."""
+    return Counter(tuple(f[k] for k in (b"source", b"reason", b"field", b"raw")) for _, f in redis.xrange(DLQ))
