@@ -83,9 +83,16 @@ def clean(r) -> None:
             r.delete(*keys[i : i + 1000])
 
 
-def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, timeout: float = 900) -> dict:
-    """Spawn the flow processes; wait until all N events are counted and the last minute is closed."""
+def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, timeout: float = 900,
+             workers: int = 1) -> dict:
+    """Spawn the flow processes; wait until all N events are counted and the last minute is closed.
+
+    Besides events/s from process start (start-up included), reports the steady rate (events/s
+    while the count went from 20 % to 80 % of N) and the CPU the Redis server used meanwhile.
+    """
     r = connect(url)
+    server = psutil.Process(int(r.info("server")["process_id"]))
+    server_cpu0 = sum(server.cpu_times()[:2])
     clean(r)
     state = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
     addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
@@ -94,7 +101,7 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     t0 = time.perf_counter()
     for i in range(processes):
         env = dict(os.environ, REDIS_URL=url, SQM_STATE_DIR=str(state / f"p{i}"), SQM_STREAMS__EPOCH_S="10")
-        args = [sys.executable, "-m", "sqm", "flow"]
+        args = [sys.executable, "-m", "sqm", "flow", "-w", str(workers)]
         if processes > 1:
             args += ["-i", str(i), "-a", addresses]
         log = (ROOT / "bench" / "out")
@@ -104,11 +111,17 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     ps = [psutil.Process(p.pid) for p in procs]
     stats: dict = {}
     progress, progress_at = None, time.perf_counter()
+    at20 = at80 = None
     while time.perf_counter() - t0 < timeout:
         for i, p in enumerate(ps):
             with contextlib.suppress(psutil.Error):
                 peak[i] = max(peak[i], p.memory_info().rss)
         stats = {k.decode(): v.decode() for k, v in r.hgetall(FLOW_STATS).items()}
+        counted = int(stats.get("events", 0))
+        if at20 is None and counted >= 0.2 * n:
+            at20 = (time.perf_counter(), counted)
+        if at80 is None and counted >= 0.8 * n:
+            at80 = (time.perf_counter(), counted)
         if int(stats.get("events", 0)) >= n and int(stats.get("closed_until", 0)) >= want_closed:
             break
         if (stats.get("events"), stats.get("closed_until")) != progress:
@@ -128,6 +141,10 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
         raise SystemExit(msg)
     elapsed = time.perf_counter() - t0
     busy_cpu = [sum(p.cpu_times()[:2]) for p in ps]  # CPU seconds, start-up included
+    redis_cpu = sum(server.cpu_times()[:2]) - server_cpu0
+    steady = None
+    if at20 and at80 and at80[0] > at20[0]:
+        steady = round((at80[1] - at20[1]) / (at80[0] - at20[0]))
     # idle CPU: the streams are drained; let the last snapshot (one epoch) pass, then measure
     time.sleep(12.0)
     cpu0 = [sum(p.cpu_times()[:2]) for p in ps]
@@ -137,7 +154,8 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
         p.send_signal(signal.SIGTERM)
     for p in procs:
         p.wait(60)
-    return {"processes": processes, "events": n, "seconds": round(elapsed, 2), "events_per_s": round(n / elapsed),
+    return {"processes": processes, "workers": workers, "events": n, "seconds": round(elapsed, 2),
+            "events_per_s": round(n / elapsed), "steady_events_per_s": steady, "redis_cpu_s": round(redis_cpu, 1),
             "peak_rss_mb": [round(x / 2**20) for x in peak], "idle_cpu_share": [round(x, 4) for x in idle_cpu],
             "cpu_s": [round(c, 1) for c in busy_cpu], "events_per_cpu_s": round(n / sum(busy_cpu)),
             "load_avg": os.getloadavg()[0],
@@ -215,6 +233,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--open", type=int, default=1_000_000, help="open contacts for the RSS run (0: skip)")
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--threads", type=int, default=2, help="also run 1 process with this many worker threads (0: skip)")
     args = ap.parse_args()
     settings = Settings()
     lateness = settings.streams.allowed_lateness_s
@@ -222,15 +241,18 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(Path(tempfile.mkdtemp(prefix="sqm-bench-redis-"))))
         r = connect(url)
-        for procs in args.processes:
+        runs = [(procs, 1) for procs in args.processes] + ([(1, args.threads)] if args.threads > 1 else [])
+        for procs, workers in runs:
             r.flushdb()  # the flow trims the streams behind its snapshots: every run gets a fresh fill
             n, last_ts = fill(r, settings, args.events)
-            res = run_flow(url, n, last_ts, procs, lateness)
-            results[f"flow_{procs}p"] = res
+            res = run_flow(url, n, last_ts, procs, lateness, workers=workers)
+            name = f"flow_{procs}p" + (f"_{workers}w" if workers > 1 else "")
+            results[name] = res
             if "stalled_at" in res:
                 continue
-            print(f"flow, {procs} process(es): {res['events_per_s']:,} events/s ({res['seconds']} s wall, "
-                  f"CPU s {res['cpu_s']}, {res['events_per_cpu_s']:,} events per CPU s), "
+            print(f"flow, {procs} process(es) x {workers} worker(s): {res['events_per_s']:,} events/s "
+                  f"({res['seconds']} s wall from start; steady {res['steady_events_per_s'] or 0:,} events/s), "
+                  f"CPU s {res['cpu_s']} + Redis {res['redis_cpu_s']}, {res['events_per_cpu_s']:,} events per flow CPU s, "
                   f"peak RSS {res['peak_rss_mb']} MB, idle CPU {res['idle_cpu_share']} of a core, load {res['load_avg']:.1f}")
         r.flushdb()
         n, last_ts = fill(r, settings, args.events)
@@ -241,8 +263,11 @@ def main() -> None:
         one = results.get("flow_1p", {}).get("events_per_s")
         if one:
             print(f"flow / bare bytewax: {one / ref['events_per_s']:.2f}")
-            if results.get("flow_2p", {}).get("events_per_s"):
-                print(f"2 processes / 1: {results['flow_2p']['events_per_s'] / one:.2f}")
+            for name in ("flow_2p", "flow_1p_2w"):
+                if results.get(name, {}).get("events_per_s"):
+                    two, base = results[name], results["flow_1p"]
+                    print(f"{name} / flow_1p: {two['events_per_s'] / one:.2f} from start, "
+                          f"{(two['steady_events_per_s'] or 0) / (base['steady_events_per_s'] or 1):.2f} steady")
         if args.open:
             res = open_contacts(url, settings, args.open, lateness)
             results["open_contacts"] = res
