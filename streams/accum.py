@@ -121,11 +121,12 @@ def kpis(acc: Acc, gauges: Gauges) -> tuple[dict[str, float | None], dict[str, i
     handled = acc[ANSWERED] + acc[ABANDONED]
     created = acc[CREATED]
     cpl_den = acc[CPL_TIMELY] + acc[CPL_UNTIMELY]
+    p50, p90 = sketch.quantiles(sk, (0.5, 0.9)) if frt_n else (None, None)
     values: dict[str, float | None] = {
         "volume": float(created),
         "frt_avg_s": _ratio(acc[FRT_SUM], frt_n),
-        "frt_p50_s": sketch.quantile(sk, 0.5) if frt_n else None,
-        "frt_p90_s": sketch.quantile(sk, 0.9) if frt_n else None,
+        "frt_p50_s": p50,
+        "frt_p90_s": p90,
         "service_level": _ratio(acc[IN_TARGET], frt_n),
         "timeout_rate": _ratio(acc[CLOSED_LATE] + over, timeout_den),
         "abandon_rate": _ratio(acc[ABANDONED], handled),

@@ -78,13 +78,28 @@ def count(s: Sketch) -> int:
 
 def quantile(s: Sketch, q: float) -> float | None:
     """The value at rank ``floor(q * (n - 1))`` (0-based, sorted), within ALPHA; None when empty."""
-    n = count(s)
+    return quantiles(s, (q,))[0]
+
+
+def quantiles(s: Sketch, qs: tuple[float, ...]) -> list[float | None]:
+    """``quantile`` of each of ``qs`` (ascending), in one pass over the sorted bins.
+
+    >>> s = {}
+    >>> for v in range(1, 11):
+    ...     add(s, float(v))
+    >>> [round(x, 2) for x in quantiles(s, (0.5, 0.9))], quantiles({}, (0.5, 0.9))
+    ([5.0, 8.94], [None, None])
+    """
+    n = sum(s.values())
     if n == 0:
-        return None
-    rank = math.floor(q * (n - 1))
+        return [None] * len(qs)
+    ranks = [math.floor(q * (n - 1)) for q in qs]
+    out: list[float | None] = []
     cum = 0
     for k in sorted(s):
         cum += s[k]
-        if cum > rank:
-            return value_of(k)
-    return value_of(max(s))  # unreachable: cum reaches n > rank
+        while cum > ranks[len(out)]:
+            out.append(value_of(k))
+            if len(out) == len(ranks):
+                return out
+    return out  # unreachable: cum reaches n > every rank
