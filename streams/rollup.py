@@ -170,7 +170,9 @@ def _close(st: RollupState, m: int, detector_window: str) -> Minute:
     buckets = st.open.pop(m, {})
     level_acc: dict[Dims, A.Acc] = {}
     level_g: dict[Dims, list[int]] = {}
-    for dims in st.known:
+    # in a fixed order: float sums (response, handle times) merged in set order would differ in the last bits
+    # between processes (string hashes are salted per process), e.g. after a restart
+    for dims in sorted(st.known):
         acc = buckets.get(dims)
         cum = st.cum.get(dims)
         if acc is not None:
