@@ -83,7 +83,7 @@ _good_names: set[str | None] = {None}
 _GOOD_NAMES_MAX = 100_000
 
 
-class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, gc=False):
     """One fact about a contact (DESIGN.md, "ServiceEvent").
 
     >>> ev = decode_event(b'{"event_id": "e1", "type": "survey.csat", "ts": "2026-03-02T09:00:00+08:00",'
@@ -95,6 +95,9 @@ class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     Traceback (most recent call last):
     ...
     sqm.errors.InvalidEvent: ts: Expected `datetime` with a timezone component
+
+    Not tracked by the garbage collector (``gc=False``: its fields are strings, numbers and
+    a datetime, so it can be in no reference cycle); the dataflow decodes millions.
     """
 
     event_id: Ident
