@@ -51,7 +51,10 @@ class RateCusum(Detector):
         (a CSAT baseline of 36 surveys, all happy, would make one unhappy survey an alarm).
 
     ``x`` carries ``expected`` (and ``n_base``, the baseline's effective n) from the
-    baseline it is tested against; without them it scores 0. The expected rate is
+    baseline it is tested against; without them it scores 0. An optional ``trend``
+    (how far the KPI's recent slope carries it from the baseline to this window) is
+    added to the expected value when it points the bad way, so a KPI that rises
+    every morning does not add its rise up to an alarm. The expected rate is
     taken one baseline sd toward the bad side, so a baseline that is a little off
     does not add up to an alarm.
     """
@@ -112,6 +115,7 @@ class RateCusum(Detector):
             return None
         n_base = float(x.get("n_base") or 0)
         y, e = float(y), float(e)
+        e += sign * max(0.0, sign * float(x.get("trend") or 0.0))
         if self.kind == "ratio":
             if n_base > 0:  # a baseline of n_base outcomes cannot say a rate is 0 or 1
                 e = min(max(e, 0.5 / n_base), 1 - 0.5 / n_base)

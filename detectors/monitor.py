@@ -97,6 +97,7 @@ class KpiMonitor:
     last_evidence_end: float | None = None
     window_s: float = 0.0
     """Length of the detector window (from its last snapshot)."""
+    cusum_trend: bool = True
 
     def __init__(
         self,
@@ -124,8 +125,10 @@ class KpiMonitor:
         holidays: Sequence[date] = (),
         timezone: str | None = None,
         evidence_window: str | None = None,
+        cusum_trend: bool = True,
     ) -> None:
         self.evidence_window = evidence_window
+        self.cusum_trend = cusum_trend
         self.holidays = frozenset(d.toordinal() for d in holidays)
         self.timezone = timezone
         self.tz_offset_s = tz_offset_s
@@ -238,9 +241,12 @@ class KpiMonitor:
                 continue  # (a cold KPI's baseline is still climbing: its evidence would add up to an alarm)
             x = observation(y, snap.n.get(kpi, snap.n.get("volume", 0)), snap.start, snap.end)
             if isinstance(det, SwingDetector):
-                base = det.baseline(x["start"])
+                # no evidence against a baseline that is itself moving by more than half a swing
+                # (a KPI climbing after a cold start, e.g. e-mail timeouts before their 2-hour target)
+                base = det.baseline(x["start"]) if det.settled else None
                 if base is not None:
-                    track.cusum.learn_one({**x, "expected": base[0], "n_base": base[1]})
+                    trend = det.trend(x["start"], x["end"]) if self.cusum_trend else 0.0
+                    track.cusum.learn_one({**x, "expected": base[0], "n_base": base[1], "trend": trend})
                 continue
             # a count vs this time of the week: the detector window centred on this one, scaled to its length
             if holiday or self.window_s <= 0:

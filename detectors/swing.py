@@ -232,6 +232,33 @@ class SwingDetector(Detector):
             return (s1 / count if self.kind == "count" else 0.0), float(count)
         return s1 / s0, effective_n(s0, count, last_end - first_end, s2 / count)
 
+    @property
+    def settled(self) -> bool:
+        """Whether the baseline's older and newer halves agree within half a swing now."""
+        return len(self._base) >= 4 and self._settled(list(self._base))
+
+    def trend(self, start: float, end: float) -> float:
+        """How far the KPI moved, by the baseline's own slope, from the baseline's centre to the window's.
+
+        The slope is that of the pooled means of the baseline's older and newer
+        halves; 0 while the baseline is short. A rolling baseline lags a KPI that
+        rises through the morning by about half its span; a sequential test
+        against it would add that lag up to an alarm.
+        """
+        entries = list(self._base)
+        if len(entries) < 4 or self.kind == "count":
+            return 0.0
+        half = len(entries) // 2
+        older, newer = entries[:half], entries[half:]
+        m1, _ = _pooled(older, self.kind)
+        m2, _ = _pooled(newer, self.kind)
+        c1 = sum(e[0] + e[1] for e in older) / (2 * len(older))
+        c2 = sum(e[0] + e[1] for e in newer) / (2 * len(newer))
+        if c2 <= c1:
+            return 0.0
+        centre = sum(e[0] + e[1] for e in entries) / (2 * len(entries))
+        return (m2 - m1) / (c2 - c1) * ((start + end) / 2 - centre)
+
     def _raw(self, x: Observation) -> tuple[float, float, float, float] | None:
         """(expected, sd and z under the sampling model, the baseline's effective n) or None."""
         key = (x.get("start"), x.get("end"), x.get("y"), x.get("n"), len(self._base), self._appends, len(self._pending))
