@@ -24,7 +24,6 @@ from sqm.models import Anomaly, KpiSnapshot
 from streams import partition as P
 from streams import rollup as R
 from streams.bucketing import BucketingSource
-from streams.influx import InfluxSink
 from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
 from streams.source import RedisStreamSource, part_name
 
@@ -109,6 +108,8 @@ def build_flow(
     closed = op.map("closed", minutes, lambda kv: kv[1])  # Minute
     op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours))
     if settings.influx.enabled:
+        from streams.influx import InfluxSink  # influxdb-client takes 0.5 s to import: only when used
+
         op.output("influx", closed, InfluxSink(settings.influx, redis_url))
     finals = op.flat_map("detector_inputs", closed, _detector_inputs(window))  # (KpiSnapshot, children)
     by_series = op.key_on("by_series", finals, lambda item: item[0].series)  # (series, (KpiSnapshot, children))
