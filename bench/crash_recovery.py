@@ -1,6 +1,6 @@
 """Crash recovery at a size of your choice: SIGKILL ``sqm flow`` N times, compare with a clean run.
 
-    .venv/bin/python bench/crash_recovery.py --scale 3 --hours 3 --kills 5     # the test's size (331 k events)
+    .venv/bin/python bench/crash_recovery.py --scale 2.8 --hours 3 --kills 5   # the test's size (309 k events)
     .venv/bin/python bench/crash_recovery.py --scale 6 --hours 5 --kills 12    # ~1.2 M events
 
 Simulated events of a centre ``--scale`` times the demo's (with a bad record every
@@ -62,7 +62,7 @@ def main() -> int:
 
 def run(tmp: Path) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=3.0, help="contacts an hour, times the demo's centre")
+    ap.add_argument("--scale", type=float, default=2.8, help="contacts an hour, times the demo's centre")
     ap.add_argument("--hours", type=float, default=3.0, help="simulated hours from 09:00")
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--seed", type=int, default=None, help="of the kill plan (random if not given)")

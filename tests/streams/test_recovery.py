@@ -1,6 +1,6 @@
 """Crash recovery at scale: SIGKILL ``sqm flow`` at random moments; it ends where a clean run ends.
 
-331 k simulated events (a large centre, 3 busy hours) with bad records and late
+309 k simulated events (a large centre, 3 busy hours) with bad records and late
 events mixed in go into two Redis servers. ``sqm flow`` runs uninterrupted on one
 (the clean run) while on the other it is killed 5 times at random moments — two of
 them the moment its recovery store is written — and restarted each time. Then both
@@ -32,8 +32,8 @@ from tests.streams.crash import Feed, Kill, compare, crashed_and_clean, dead_let
 from tests.streams.helpers import MORNING, all_series, event_time_closes, history, stats
 from tests.streams.oracle import Oracle
 
-VOLUMES = {"billing": 7200, "tech": 4800, "sales": 3600, "vip": 1200}
-"""Contacts an hour at the peak of the day: 3 times the demo's centre."""
+VOLUMES = {"billing": 6720, "tech": 4480, "sales": 3360, "vip": 1120}
+"""Contacts an hour at the peak of the day: 2.8 times the demo's centre (309 k events in 3 hours)."""
 HOURS = 3
 BANDS = ((0.05, 0.2, "random"), (0.2, 0.4, "snapshot"), (0.4, 0.6, "random"), (0.6, 0.75, "snapshot"),
          (0.75, 0.9, "random"))
