@@ -187,6 +187,16 @@ class Names:
         return (zh if lang == "zh" else en) or name
 
 
+def incident_age(alert: Alert, now: datetime) -> float:
+    """Seconds the incident has lasted: its length in event time at the last sighting, plus the wall time since.
+
+    Not ``now - started_at``: the start is event time, and on replayed history (``sqm replay``,
+    a flow catching up) event time trails the wall clock by hours or days.
+    """
+    seen = (alert.anomaly.end - alert.started_at).total_seconds()
+    return max(0.0, seen) + max(0.0, (now - alert.updated_at).total_seconds())
+
+
 def alert_view(alert: Alert, lang: str, names: Names, now: datetime, ack_url: str = "") -> dict[str, Any]:
     a = alert.anomaly
     info = KPIS.get(a.kpi)
@@ -204,7 +214,7 @@ def alert_view(alert: Alert, lang: str, names: Names, now: datetime, ack_url: st
         "window": WINDOW[lang].get(a.window, a.window), "raw_window": a.window,
         "severity": SEVERITY[lang][a.severity], "raw_severity": a.severity, "state": alert.state,
         "started": alert.started_at.astimezone(names.tz).strftime("%m-%d %H:%M"),
-        "age": fmt_age((now - alert.started_at).total_seconds(), lang), "flapping": alert.flapping,
+        "age": fmt_age(incident_age(alert, now), lang), "flapping": alert.flapping,
         "acked_by": alert.acked_by or "", "contributors": contributors, "ack_url": ack_url,
         "labels": f"team={a.team} channel={a.channel} region={a.region}",
     }

@@ -30,6 +30,13 @@ def test_zh_markdown_has_every_fact():
     assert msg.format == "markdown" and msg.title.startswith("[告警]")
 
 
+def test_age_of_a_replayed_incident_is_its_length_not_the_distance_to_its_event_time():
+    seen_at = T0 + timedelta(days=30)  # history replayed a month later
+    alert = observe(None, anomaly(), seen_at, Policy()).alert
+    v = alert_view(alert, "en", NAMES, seen_at + timedelta(minutes=12))
+    assert v["age"] == "15 min"  # 3 min of incident when seen, 12 min since
+
+
 def test_en_html_email_has_a_kpi_table_and_escapes():
     v = view("en", team="<b>x</b>")
     msg = render("email", "en", "first", [v], [])
