@@ -70,6 +70,8 @@ class _Track:
     last_value: float | None = None
     peak: float | None = None
     drift: SeasonalBaseline | None = None
+    rhythm: SeasonalBaseline | None = None
+    """The KPI's hour-of-week rhythm: scales the rolling baseline from its time to the window's."""
     cusum: RateCusum | None = None
     owner: str = "swing"
     rebased: bool = False
@@ -116,6 +118,7 @@ class KpiMonitor:
         adapt_after_s: float = 4 * 3600.0,
         top_contributors: int = 3,
         drift: Sequence[str] = (),
+        rhythm: Sequence[str] = (),
         cusum: Sequence[str] = (),
         cusum_h: float = 8.0,
         targets: Sequence[tuple[str, float, Literal["up", "down"], int, float]] = (),
@@ -176,6 +179,12 @@ class KpiMonitor:
                 kind = "ratio" if r.kind == "ratio" else "seconds"
                 track.cusum = RateCusum(
                     swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv, min_expected=min_expected
+                )
+        for kpi in rhythm:
+            track = self.tracks.get(kpi)
+            if track is not None and track.rule.detector == "swing":
+                track.rhythm = SeasonalBaseline(
+                    direction=track.rule.direction, grace_period=warmup_windows, tz_offset_s=tz_offset_s
                 )
         for kpi in drift:
             track = self.tracks.get(kpi)
@@ -246,7 +255,9 @@ class KpiMonitor:
                 base = det.baseline(x["start"]) if det.settled else None
                 if base is not None:
                     trend = det.trend(x["start"], x["end"]) if self.cusum_trend else 0.0
-                    track.cusum.learn_one({**x, "expected": base[0], "n_base": base[1], "trend": trend})
+                    mid, half = (x["start"] + x["end"]) / 2, max(self.window_s, x["end"] - x["start"]) / 2
+                    expected = base[0] * _rhythm_factor(track, det, {"start": mid - half, "end": mid + half}, age)
+                    track.cusum.learn_one({**x, "expected": expected, "n_base": base[1], "trend": trend})
                 continue
             # a count vs this time of the week: the detector window centred on this one, scaled to its length
             if holiday or self.window_s <= 0:
@@ -340,10 +351,14 @@ class KpiMonitor:
         y = snap.kpis.get(kpi)
         n = snap.n.get(kpi, snap.n.get("volume", 0))
         x = observation(y, n, snap.start, snap.end) if y is not None else None
-        ev = det.explain_one(x) if x is not None else None
         end = x["end"] if x is not None else snap.end.timestamp()
-        was_suspect = inc.suspect
         age = end - (self.first_end or end)
+        if x is not None and isinstance(det, SwingDetector):
+            factor = _rhythm_factor(track, det, x, age)
+            if factor != 1.0:
+                x["rhythm"] = factor
+        ev = det.explain_one(x) if x is not None else None
+        was_suspect = inc.suspect
         cold = age < rule.cold_start_s
         if isinstance(det, SeasonalBaseline):
             score = decision_score(ev, rule.direction, det.z_min, rule.swing)
@@ -408,9 +423,13 @@ class KpiMonitor:
             if adapting and track.drift is not None and not track.rebased:
                 track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too
                 track.rebased = True
+            if adapting and track.rhythm is not None and not track.rebased:
+                track.rhythm.rebase(x)
             det.learn_one(x)
             if track.drift is not None:
                 track.drift.learn_one(x)
+            if track.rhythm is not None:
+                track.rhythm.learn_one(x)
         if not inc.suspect:
             track.rebased = False
         if not inc.suspect and not holiday:
@@ -507,6 +526,28 @@ class KpiMonitor:
         return rank(kids, kind=track.rule.kind, sign=_bad_sign(track.rule, ev), top=self.top_contributors)
 
 
+def _rhythm_factor(track: _Track, det: SwingDetector, x: Observation, age: float) -> float:
+    """How the KPI's hour-of-week rhythm moves it from the baseline's time to ``x``'s (1 if unknown).
+
+    After a day of history: the rhythm's expected value for ``x`` over its expected
+    value for a window at the baseline's (n-weighted) centre, within [0.5, 2].
+    """
+    rh = track.rhythm
+    if rh is None or rh.learning or age < DRIFT_COLD_START_S:
+        return 1.0
+    centre = det.centre(float(x["start"]))
+    if centre is None:
+        return 1.0
+    half = (float(x["end"]) - float(x["start"])) / 2
+    then: Observation = {"start": centre - half, "end": centre + half}
+    if not (rh.known(x) and rh.known(then)):
+        return 1.0
+    e_now, e_then = rh.expected_one(x), rh.expected_one(then)
+    if e_now <= 0 or e_then <= 0:
+        return 1.0
+    return min(2.0, max(0.5, e_now / e_then))
+
+
 def decision_score(ev: Evidence | None, direction: str, z_min: float, min_change: float) -> float:
     """A likelihood-style detector's evidence on the decision layer's scale (1 = breach):
     ``min(z / z_min, change / min_change)`` in the bad direction."""
@@ -570,6 +611,7 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         adapt_after_s=d.adapt_after_minutes * 60.0,
         top_contributors=d.top_contributors,
         drift=d.drift,
+        rhythm=d.rhythm,
         cusum=d.cusum,
         cusum_h=d.cusum_h,
         targets=targets_from(settings),

@@ -232,6 +232,17 @@ class SwingDetector(Detector):
             return (s1 / count if self.kind == "count" else 0.0), float(count)
         return s1 / s0, effective_n(s0, count, last_end - first_end, s2 / count)
 
+    def centre(self, start: float) -> float | None:
+        """The n-weighted mean time (window middles) of the baseline that scores a window starting at ``start``."""
+        entries = list(self._base) + list(itertools.takewhile(lambda e: e[1] <= start, self._pending))
+        entries = entries[-self._kept(self.window_size) :]
+        weight = sum(e[3] for e in entries) if self.kind != "count" else 0.0
+        if not entries:
+            return None
+        if weight <= 0:
+            return sum(e[0] + e[1] for e in entries) / (2 * len(entries))
+        return sum(e[3] * (e[0] + e[1]) for e in entries) / (2 * weight)
+
     @property
     def settled(self) -> bool:
         """Whether the baseline's older and newer halves agree within half a swing now."""
@@ -261,7 +272,8 @@ class SwingDetector(Detector):
 
     def _raw(self, x: Observation) -> tuple[float, float, float, float] | None:
         """(expected, sd and z under the sampling model, the baseline's effective n) or None."""
-        key = (x.get("start"), x.get("end"), x.get("y"), x.get("n"), len(self._base), self._appends, len(self._pending))
+        key = (x.get("start"), x.get("end"), x.get("y"), x.get("n"), x.get("rhythm"), len(self._base), self._appends,
+               len(self._pending))
         memo = self.__dict__.get("_memo")
         if memo is not None and memo[0] == key:
             return memo[1]
@@ -274,6 +286,11 @@ class SwingDetector(Detector):
         if base is None:
             return None
         expected, n_base = base
+        factor = float(x.get("rhythm") or 1.0)  # the KPI's daily rhythm from the baseline's time to this window's
+        if factor != 1.0:
+            expected *= factor
+            if self.kind == "ratio":
+                expected = min(expected, 0.999)
         n = 1.0 if self.kind == "count" else float(x.get("n") or 0)
         sd = math.sqrt(variance(self.kind, n, self.cv) + variance(self.kind, n_base, self.cv))
         return expected, sd, (scale(self.kind, float(x["y"]), n) - scale(self.kind, expected, n_base)) / sd, n_base

@@ -154,6 +154,11 @@ class DetectorSettings(_Section):
         description="tumbling windows whose snapshots feed the CUSUMs (per-contact evidence) when the flow "
         "passes them to the monitor too; unset: the CUSUMs use the detector window's non-overlapping windows",
     )
+    rhythm: list[str] = Field(
+        default_factory=list,
+        description="watched KPIs whose rolling baseline is carried by their hour-of-week rhythm to the window's "
+        "time, after a day of history (response times rise with the day's load)",
+    )
     drift: list[str] = Field(
         default_factory=list,
         description="watched KPIs also judged against the hour-of-week baseline after a day (slow drifts; off: "

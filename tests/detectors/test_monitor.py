@@ -332,3 +332,39 @@ def test_per_minute_evidence_finds_an_frt_swing_in_minutes_and_stays_quiet_witho
     assert hourly_firing and hourly_firing[0].end > at + timedelta(minutes=20)  # the rolling hour dilutes it
     quiet = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
     assert feed(quiet, _frt(32, 12 * 60)) == []
+
+
+def _frt_days(seed: int, days: int, incident: tuple[int, int, float] | None = None):
+    """Rolling hours of first responses whose mean doubles every day from 09:00 to 12:00 local and falls back
+    by 16:00 (about 25 answers a minute, cv 1.5); ``incident`` = (start minute, minutes, factor)."""
+    import random
+
+    rng = random.Random(seed)
+    sums: list[tuple[int, float]] = []
+    for m in range(days * 1440):
+        end = T0 + timedelta(minutes=m + 1)
+        h = ((end.hour + 8) % 24) + end.minute / 60  # local (UTC+8)
+        rise = min(1.0, max(0.0, (h - 9) / 3)) * min(1.0, max(0.0, (16 - h) / 3))
+        mu = 40.0 * (1 + rise) * (incident[2] if incident and incident[0] <= m < incident[0] + incident[1] else 1.0)
+        n = max(1, round(rng.gauss(25, 5)))
+        sums.append((n, max(0.0, rng.gauss(n * mu, 1.5 * mu * n**0.5))))
+        n_w = sum(b[0] for b in sums[-60:])
+        s_w = sum(b[1] for b in sums[-60:])
+        yield KpiSnapshot(window="60m", start=end - timedelta(minutes=60), end=end, team="billing",
+                          kpis={"frt_avg_s": s_w / n_w}, n={"frt_avg_s": n_w})
+
+
+def test_the_daily_rhythm_of_response_times_is_not_an_incident_once_learned():
+    base = {"swing": {"frt_avg_s": 0.3}}
+    day3 = T0 + timedelta(days=2)
+    plain = [a for _, a in feed(build_monitor(Settings(detectors=base)), _frt_days(41, 3)) if a.status == "firing"]
+    assert [a for a in plain if a.end >= day3], "the morning rise must fire against a rolling baseline"
+    rhythm = Settings(detectors={**base, "rhythm": ["frt_avg_s"]})
+    learned = [a for _, a in feed(build_monitor(rhythm), _frt_days(41, 3)) if a.status == "firing"]
+    assert [a for a in learned if a.end >= day3] == []
+    # day 3, 10:00 local (T0 is 16:00 local): a real +60 % for an hour still fires, during the rise
+    at = 2 * 1440 + 18 * 60
+    found = [a for _, a in feed(build_monitor(rhythm), _frt_days(41, 3, (at, 60, 1.6))) if a.status == "firing"]
+    late = [a for a in found if a.end >= day3]
+    assert [a.kpi for a in late] == ["frt_avg_s"]
+    assert T0 + timedelta(minutes=at) < late[0].end < T0 + timedelta(minutes=at + 60)
