@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis import RedisError
+from swagger_ui_bundle import swagger_ui_path
 
 from alerts import keys as alert_keys
 from api.limits import RateLimitMiddleware, TokenBucket
@@ -74,6 +77,8 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
         version="0.1.0",
         lifespan=lifespan,
         max_body_size=settings.api.max_body_bytes,
+        docs_url=None,  # served below from the swagger-ui-bundle package, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.redis = redis
@@ -90,6 +95,13 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
                    alerts.silences, alerts.deliveries, webhooks.router, status.router, acklink.make_router(settings), wallboard.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=wallboard.WALLBOARD_DIR), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="sqm API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="data:,")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

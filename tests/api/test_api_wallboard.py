@@ -292,3 +292,14 @@ def test_every_wallboard_asset_is_served_by_sqm(client, repo_root):
         r = client.get(page)
         assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
         assert "script-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_api_docs_are_served_from_this_server_not_a_cdn(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    srcs = re.findall(r'(?:src|href)=["\']([^"\']+)', page.text)
+    assert "/docs/assets/swagger-ui-bundle.js" in srcs and "/docs/assets/swagger-ui.css" in srcs
+    assert not [s for s in srcs if s.startswith(("http:", "https:", "//"))], srcs
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
+    assert "/docs" not in client.get("/openapi.json").json()["paths"]
