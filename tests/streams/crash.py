@@ -41,6 +41,7 @@ from sqm.keys import DLQ, EVENTS_PER_ENTRY, events_stream, kpi_history, kpi_late
 from sqm.models import WINDOWS, ServiceEvent, encode
 from sqm.store import connect, embedded_redis
 from streams.sinks import FLOW_STATS
+from streams.source import part_name
 from tests.streams.helpers import stats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ class Feed:
         n = 0
         for p, evs in sorted(by_partition.items()):
             out = feed.entries[p] = []
-            part = f"{p:04d}"
+            part = part_name(p)
             for i in range(0, len(evs), EVENTS_PER_ENTRY):
                 chunk: list[ServiceEvent] = list(evs[i:i + EVENTS_PER_ENTRY])
                 late: list[ServiceEvent] = []
@@ -128,43 +129,57 @@ def dead_letters(redis: Any) -> Counter[tuple[str, str, bytes]]:
     return out
 
 
-def spawn(redis_url: str, state_dir: Path, **streams: Any) -> subprocess.Popen[bytes]:
+@dataclass
+class Flow:
+    """A ``sqm flow`` process; its stderr goes to ``log`` (a pipe nobody reads could fill and stall it)."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def spawn(redis_url: str, state_dir: Path, **streams: Any) -> Flow:
     """``sqm flow`` on ``redis_url`` with its recovery store in ``state_dir``; ``streams`` are SQM_STREAMS__ settings."""
     env = dict(os.environ, REDIS_URL=redis_url, SQM_STATE_DIR=str(state_dir))
     env.update({f"SQM_STREAMS__{k.upper()}": str(v) for k, v in streams.items()})
-    return subprocess.Popen([sys.executable, "-m", "sqm", "flow"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / "flow.log"
+    with log.open("ab") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "sqm", "flow"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    return Flow(proc, log)
 
 
 @contextmanager
-def flows() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def flows() -> Iterator[Callable[..., Flow]]:
     """``spawn`` for a test: a flow still running when the block ends (a failed test) is killed."""
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Flow] = []
 
-    def start(redis_url: str, state_dir: Path, **streams: Any) -> subprocess.Popen[bytes]:
+    def start(redis_url: str, state_dir: Path, **streams: Any) -> Flow:
         started.append(spawn(redis_url, state_dir, **streams))
         return started[-1]
 
     try:
         yield start
     finally:
-        for proc in started:
-            if proc.poll() is None:
-                kill(proc)
+        for flow in started:
+            if flow.proc.poll() is None:
+                kill(flow)
 
 
-def alive(proc: subprocess.Popen[bytes]) -> None:
-    """Fail with the end of its stderr if the flow died."""
-    if proc.poll() is not None:
-        err = proc.stderr.read().decode(errors="replace")[-3000:] if proc.stderr else ""
-        raise AssertionError(f"the flow exited with {proc.returncode}: {err}")
+def alive(flow: Flow) -> None:
+    """Fail with the end of its log if the flow died."""
+    if flow.proc.poll() is not None:
+        raise AssertionError(f"the flow exited with {flow.proc.returncode}: {flow.tail()}")
 
 
-def wait_closed(redis: Any, proc: subprocess.Popen[bytes], until: float, timeout: float) -> None:
+def wait_closed(redis: Any, flow: Flow, until: float, timeout: float) -> None:
     """Wait until the flow has closed every minute before ``until`` (epoch s)."""
     deadline = time.monotonic() + timeout
     while stats(redis).get("closed_until", 0) < until:
-        alive(proc)
+        alive(flow)
         assert time.monotonic() < deadline, f"not closed until {until} within {timeout} s: {stats(redis)}"
         time.sleep(0.1)
 
@@ -176,15 +191,15 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str = "") -> None:
         time.sleep(0.05)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(flow: Flow) -> None:
     """SIGTERM: the flow snapshots its last epoch and exits 0."""
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == 0, proc.stderr.read().decode(errors="replace")[-3000:] if proc.stderr else ""
+    flow.proc.send_signal(signal.SIGTERM)
+    assert flow.proc.wait(60) == 0, flow.tail()
 
 
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+def kill(flow: Flow) -> None:
+    flow.proc.send_signal(signal.SIGKILL)
+    flow.proc.wait(10)
 
 
 # --- a crashed run against a clean one ---------------------------------------------------------------------------
@@ -207,16 +222,16 @@ class Kill:
         return f"{self.how} at {self.counted:,}"
 
 
-def crash_repeatedly(spawn: Callable[..., subprocess.Popen[bytes]], redis: Any, redis_url: str, state_dir: Path,
+def crash_repeatedly(spawn: Callable[..., Flow], redis: Any, redis_url: str, state_dir: Path,
                      total: int, plan: list[Kill], rng: random.Random) -> None:
     """Start the flow and kill it at each moment of ``plan`` in turn (filling in ``counted``)."""
     wal = state_dir / "recovery" / "part-0.sqlite3-wal"
     for k in plan:
         redis.delete(FLOW_STATS)  # progress is what this run reports
-        proc = spawn(redis_url, state_dir, **FLOW)
+        flow = spawn(redis_url, state_dir, **FLOW)
         deadline = time.monotonic() + 240
         while stats(redis).get("events", 0) < k.share * total:
-            alive(proc)
+            alive(flow)
             assert time.monotonic() < deadline, f"no progress to {k.share:.0%}: {stats(redis)}"
             time.sleep(0.01)
         if k.how == "random":
@@ -224,10 +239,10 @@ def crash_repeatedly(spawn: Callable[..., subprocess.Popen[bytes]], redis: Any, 
         else:  # the first write to the recovery store's WAL from now on: a snapshot being written
             before = wal.stat().st_mtime_ns
             while wal.stat().st_mtime_ns == before:
-                alive(proc)
+                alive(flow)
                 assert time.monotonic() < deadline, "no snapshot written"
                 time.sleep(0.001)
-        kill(proc)
+        kill(flow)
         k.counted = stats(redis).get("events", 0)
 
 
@@ -257,19 +272,19 @@ def crashed_and_clean(redis: Any, redis_url: str, tmp: Path, feed: Feed, until: 
         feed.write(clean)
         entries = sum(redis.xlen(events_stream(p)) for p in feed.entries)
         t0 = time.monotonic()
-        clean_proc = spawn(clean_url, tmp / "clean", idle_close_s=FLOW["idle_close_s"])  # epochs of 10 s
+        clean_flow = spawn(clean_url, tmp / "clean", idle_close_s=FLOW["idle_close_s"])  # epochs of 10 s
 
         def clean_run() -> tuple[float, Any]:
-            wait_closed(clean, clean_proc, until, timeout=600)
-            stop(clean_proc)
+            wait_closed(clean, clean_flow, until, timeout=600)
+            stop(clean_flow)
             return time.monotonic() - t0, on_clean(clean) if on_clean else None
 
         background = pool.submit(clean_run)
         crash_repeatedly(spawn, redis, redis_url, tmp / "crashed", total, plan, rng)
         redis.delete(FLOW_STATS)
-        proc = spawn(redis_url, tmp / "crashed", **FLOW)
-        wait_closed(redis, proc, until, timeout=600)
-        stop(proc)
+        flow = spawn(redis_url, tmp / "crashed", **FLOW)
+        wait_closed(redis, flow, until, timeout=600)
+        stop(flow)
         crashed_s = time.monotonic() - t0
         clean_s, checked = background.result()
         try:

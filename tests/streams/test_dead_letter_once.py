@@ -44,19 +44,19 @@ def test_bad_records_reread_after_a_sigkill_are_dead_lettered_once(redis, redis_
     assert feed.invalid >= 10 and feed.late >= 10 and len({s.split("/")[0] for s, _, _ in feed.letters}) >= 3
     feed.write(redis)
     want = event_time_closes(events, settings)
-    flow = {"epoch_s": 60, "idle_close_s": 3600}
+    opts = {"epoch_s": 60, "idle_close_s": 3600}
     with flows() as spawn:
         # first run: every record read and dead-lettered, then killed before its first snapshot (epoch 60 s)
-        proc = spawn(redis_url, tmp_path, **flow)
-        wait_closed(redis, proc, want, timeout=60)
+        flow = spawn(redis_url, tmp_path, **opts)
+        wait_closed(redis, flow, want, timeout=60)
         wait_for(lambda: dead_letters(redis) == feed.letters, timeout=10)
-        kill(proc)
+        kill(flow)
         assert not redis.hexists(DLQ_POSITIONS, "replayed")
         # the restarted flow re-reads every entry from the start: each bad record again
         redis.delete("sqm:flow:stats")
-        proc = spawn(redis_url, tmp_path, **flow)
-        wait_closed(redis, proc, want, timeout=60)
-        stop(proc)
+        flow = spawn(redis_url, tmp_path, **opts)
+        wait_closed(redis, flow, want, timeout=60)
+        stop(flow)
     assert dead_letters(redis) == feed.letters  # one letter per bad record and per late event
     assert int(redis.hget(DLQ_POSITIONS, "replayed") or 0) == feed.invalid + feed.late  # all re-read, none re-added
     st = stats(redis)
