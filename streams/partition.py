@@ -26,7 +26,6 @@ old, so forgetting costs nothing per event.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +113,10 @@ class PartitionState:
     seen_old: set[str] = field(default_factory=set)
     """The generation before: ids counted during the horizon before ``seen_since``."""
     seen_since: float | None = None
-    done: list[tuple[float, int, str]] = field(default_factory=list)
-    """Heap of (event ts after which a record may go, CONTACT or COMPLAINT, contact id)."""
+    done: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    """Records that may go once the watermark passes a time, by that time's minute: (CONTACT or COMPLAINT, id).
+    Minute buckets, not a heap: appending is cheaper than ordering, and a record going up to a minute
+    later changes nothing."""
     stats: dict[str, int] = field(default_factory=lambda: {"events": 0, "duplicate": 0, "late": 0, "invalid": 0})
 
     def watermark(self, p: Params) -> float | None:
@@ -221,7 +222,7 @@ def _apply_all(state: PartitionState, events: list[ServiceEvent], deltas: Deltas
         elif kind == "contact.first_response":
             acc[A.ANSWERED] += 1
             dur = ev.response_s if ev.response_s is not None else ev.wait_s
-            _ended(state, ev.contact_id, ts, ANSWER, dims, dur, deltas, p)
+            _ended(state, ev.contact_id, ts, ANSWER, dims, dur, acc, deltas, p)
         elif kind == "contact.resolved":
             acc[A.RESOLVED] += 1
             acc[A.D_OPEN] -= 1
@@ -234,7 +235,7 @@ def _apply_all(state: PartitionState, events: list[ServiceEvent], deltas: Deltas
         elif kind == "contact.abandoned":
             acc[A.ABANDONED] += 1
             acc[A.D_OPEN] -= 1
-            _ended(state, ev.contact_id, ts, ABANDON, dims, ev.wait_s, deltas, p)
+            _ended(state, ev.contact_id, ts, ABANDON, dims, ev.wait_s, acc, deltas, p)
         elif kind == "survey.csat":
             acc[A.CSAT_N] += 1
             acc[A.CSAT_GOOD] += ev.score >= 4  # type: ignore[operator]
@@ -270,8 +271,8 @@ def _created(state: PartitionState, ev: ServiceEvent, ts: float, dims: Dims, acc
         _created_after_end(state, ev.contact_id, con, deltas)
 
 
-def _closed_stats(deltas: Deltas, tau: float, kind: int, dims: Dims, dur: float, target: float) -> None:
-    acc = _acc(deltas, _mins(tau), dims)
+def _closed_stats(acc: A.Acc, kind: int, dur: float, target: float) -> None:
+    """An answer or abandon with a known wait, in ``acc``: the bucket of its own minute and dims."""
     if kind == ANSWER:
         A.add_frt(acc, dur, target)
     else:
@@ -280,15 +281,16 @@ def _closed_stats(deltas: Deltas, tau: float, kind: int, dims: Dims, dur: float,
             acc[A.CLOSED_LATE] += 1
 
 
-def _ended(state: PartitionState, cid: str, tau: float, kind: int, dims: Dims, dur: float | None,
+def _ended(state: PartitionState, cid: str, tau: float, kind: int, dims: Dims, dur: float | None, acc: A.Acc,
            deltas: Deltas, p: Params) -> None:
+    """The first answer or abandon of a contact, at ``tau`` in ``dims``; ``acc`` is the bucket of that minute."""
     con = state.contacts.get(cid)
     if con is None:
         # answered/abandoned before its creation arrived: remember; stats now if the duration came along
         state.contacts[cid] = [None, None, None, tau, kind, dims, dur]
-        heapq.heappush(state.done, (tau, CONTACT, cid))  # a creation after tau would be late
+        _may_go(state, tau, CONTACT, cid)  # a creation after tau would be late
         if dur is not None:
-            _closed_stats(deltas, tau, kind, dims, dur, _target(p, dims[1]))
+            _closed_stats(acc, kind, dur, _target(p, dims[1]))
         return
     if con[C_TAU] is not None:
         return  # only the first answer or abandon ends the wait
@@ -296,9 +298,9 @@ def _ended(state: PartitionState, cid: str, tau: float, kind: int, dims: Dims, d
     c, target = con[C_TS], con[C_T]
     if c is None:
         return
-    _closed_stats(deltas, tau, kind, dims, dur if dur is not None else max(0.0, tau - c), target)
+    _closed_stats(acc, kind, dur if dur is not None else max(0.0, tau - c), target)
     _cancel_wait(deltas, c, tau, con[C_DIMS], target)
-    heapq.heappush(state.done, (max(tau, c), CONTACT, cid))
+    _may_go(state, max(tau, c), CONTACT, cid)
 
 
 def _cancel_wait(deltas: Deltas, c: float, tau: float, dims: Dims, target: float) -> None:
@@ -323,8 +325,8 @@ def _created_after_end(state: PartitionState, cid: str, con: list[Any], deltas: 
         _acc(deltas, over_at, dims)[A.D_OVER] += 1
         _acc(deltas, end, dims)[A.D_OVER] -= 1
     if con[C_DUR] is None:
-        _closed_stats(deltas, tau, con[C_KIND], con[C_TDIMS], max(0.0, tau - c), target)
-    heapq.heappush(state.done, (max(tau, c), CONTACT, cid))
+        _closed_stats(_acc(deltas, _mins(tau), con[C_TDIMS]), con[C_KIND], max(0.0, tau - c), target)
+    _may_go(state, max(tau, c), CONTACT, cid)
 
 
 def _complaint_opened(state: PartitionState, ev: ServiceEvent, o: float, dims: Dims, deltas: Deltas, p: Params) -> None:
@@ -332,7 +334,7 @@ def _complaint_opened(state: PartitionState, ev: ServiceEvent, o: float, dims: D
     target = p.cpl_major if ev.severity == "major" else p.cpl_general
     if cp is None:
         state.complaints[ev.contact_id] = [o, dims, target, None, None]
-        heapq.heappush(state.done, (o + target, COMPLAINT, ev.contact_id))
+        _may_go(state, o + target, COMPLAINT, ev.contact_id)
         _acc(deltas, _mins(o + target), dims)[A.CPL_UNTIMELY] += 1  # until answered in time
         return
     if cp[P_O] is not None:
@@ -350,12 +352,12 @@ def _complaint_responded(state: PartitionState, ev: ServiceEvent, r: float, delt
     cp = state.complaints.get(ev.contact_id)
     if cp is None:
         state.complaints[ev.contact_id] = [None, None, None, r, ev.response_s]
-        heapq.heappush(state.done, (r, COMPLAINT, ev.contact_id))
+        _may_go(state, r, COMPLAINT, ev.contact_id)
         return
     if cp[P_R] is not None:
         return
     cp[P_R], cp[P_RS] = r, ev.response_s
-    heapq.heappush(state.done, (r, COMPLAINT, ev.contact_id))
+    _may_go(state, r, COMPLAINT, ev.contact_id)
     if cp[P_O] is None:
         return
     o, target, dims = cp[P_O], cp[P_T], cp[P_DIMS]
@@ -365,19 +367,28 @@ def _complaint_responded(state: PartitionState, ev: ServiceEvent, r: float, delt
         _acc(deltas, _mins(r), dims)[A.CPL_TIMELY] += 1
 
 
+def _may_go(state: PartitionState, after: float, kind: int, cid: str) -> None:
+    bucket = state.done.get(int(after // 60))
+    if bucket is None:
+        state.done[int(after // 60)] = [(kind, cid)]
+    else:
+        bucket.append((kind, cid))
+
+
 def _evict(state: PartitionState, wm: float, p: Params, deltas: Deltas) -> None:
     """Forget what no event within the lateness can still need."""
     done, contacts, complaints = state.done, state.contacts, state.complaints
-    while done and done[0][0] < wm:
-        _, kind, cid = heapq.heappop(done)
-        if kind == CONTACT:
-            con = contacts.get(cid)
-            if con is not None and con[C_TAU] is not None and con[C_TAU] < wm:
-                del contacts[cid]
-        else:
-            cp = complaints.get(cid)
-            if cp is not None and (cp[P_R] if cp[P_R] is not None else cp[P_O] + cp[P_T]) < wm:
-                del complaints[cid]
+    passed = int(wm // 60)  # every time in the minutes before this one is < wm
+    for minute in [m for m in done if m < passed]:
+        for kind, cid in done.pop(minute):
+            if kind == CONTACT:
+                con = contacts.get(cid)
+                if con is not None and con[C_TAU] is not None and con[C_TAU] < wm:
+                    del contacts[cid]
+            else:
+                cp = complaints.get(cid)
+                if cp is not None and (cp[P_R] if cp[P_R] is not None else cp[P_O] + cp[P_T]) < wm:
+                    del complaints[cid]
     if state.seen_since is None:
         state.seen_since = wm
     elif wm >= state.seen_since + p.horizon:  # the older generation is now beyond the horizon: drop it whole

@@ -47,7 +47,7 @@ def value_of(k: int) -> float:
 
 
 def add(s: Sketch, x: float) -> None:
-    k = bin_of(x)
+    k = ZERO_BIN if x <= MIN_VALUE else math.ceil(math.log(x) / _LOG_GAMMA)  # bin_of(x), inline: once per answer
     s[k] = s.get(k, 0) + 1
 
 
