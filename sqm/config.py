@@ -79,7 +79,8 @@ class StreamSettings(_Section):
                             "15 puts the default teams on 4 streams, balanced over 2 flow processes")
     allowed_lateness_s: float = Field(120.0, ge=0, description="event seconds an event may trail the newest; later ones are dead-lettered")
     idle_close_s: float = Field(5.0, gt=0, description="wall seconds of source idleness before windows advance on system time")
-    dedupe_horizon_s: float = Field(6 * 3600.0, gt=0, description="event seconds an event id is remembered (at least the lateness)")
+    dedupe_horizon_s: float = Field(6 * 3600.0, gt=0, description="event seconds an event id is at least remembered (at most about twice; "
+                                    "at least the lateness)")
     contact_max_age_s: float = Field(7 * 86400.0, gt=0, description="a contact still waiting after this is no longer tracked")
     batch_size: int = Field(1000, ge=1, description="stream entries per read x 10 (entries hold up to 100 events)")
     read_block_ms: int = Field(200, ge=1, description="poll interval of an idle stream; the source never blocks")
