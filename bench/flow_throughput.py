@@ -112,12 +112,15 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     stats: dict = {}
     progress, progress_at = None, time.perf_counter()
     at20 = at80 = None
+    first = None  # (seconds from start, events) when the first minute was counted: start-up ends about there
     while time.perf_counter() - t0 < timeout:
         for i, p in enumerate(ps):
             with contextlib.suppress(psutil.Error):
                 peak[i] = max(peak[i], p.memory_info().rss)
         stats = {k.decode(): v.decode() for k, v in r.hgetall(FLOW_STATS).items()}
         counted = int(stats.get("events", 0))
+        if first is None and counted:
+            first = (round(time.perf_counter() - t0, 2), counted)
         if at20 is None and counted >= 0.2 * n:
             at20 = (time.perf_counter(), counted)
         if at80 is None and counted >= 0.8 * n:
@@ -155,7 +158,7 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     for p in procs:
         p.wait(60)
     return {"processes": processes, "workers": workers, "events": n, "seconds": round(elapsed, 2),
-            "events_per_s": round(n / elapsed), "steady_events_per_s": steady, "redis_cpu_s": round(redis_cpu, 1),
+            "events_per_s": round(n / elapsed), "steady_events_per_s": steady, "first_count_at": first, "redis_cpu_s": round(redis_cpu, 1),
             "peak_rss_mb": [round(x / 2**20) for x in peak], "idle_cpu_share": [round(x, 4) for x in idle_cpu],
             "cpu_s": [round(c, 1) for c in busy_cpu], "events_per_cpu_s": round(n / sum(busy_cpu)),
             "load_avg": os.getloadavg()[0],
@@ -251,7 +254,8 @@ def main() -> None:
             if "stalled_at" in res:
                 continue
             print(f"flow, {procs} process(es) x {workers} worker(s): {res['events_per_s']:,} events/s "
-                  f"({res['seconds']} s wall from start; steady {res['steady_events_per_s'] or 0:,} events/s), "
+                  f"({res['seconds']} s wall from start, first count at {res['first_count_at']}; "
+                  f"steady {res['steady_events_per_s'] or 0:,} events/s), "
                   f"CPU s {res['cpu_s']} + Redis {res['redis_cpu_s']}, {res['events_per_cpu_s']:,} events per flow CPU s, "
                   f"peak RSS {res['peak_rss_mb']} MB, idle CPU {res['idle_cpu_share']} of a core, load {res['load_avg']:.1f}")
         r.flushdb()
