@@ -41,6 +41,9 @@ from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 MAX_CHILDREN = 64
 DRIFT_COLD_START_S = 86400.0
 """The hour-of-week second opinion speaks only after a day of history."""
+EVIDENCE_COLD_START_S = 4 * 3600.0
+"""Per-minute evidence counts only 4 h after a series' first window (or the KPI's own cold start if longer):
+after a cold start, rates fed by long targets (e-mail's 2 h) climb for hours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +249,8 @@ class KpiMonitor:
         age = end - (self.first_end if self.first_end is not None else end)
         for kpi, track in self.tracks.items():
             det, y = track.detector, snap.kpis.get(kpi)
-            if track.cusum is None or y is None or det.learning or age < track.rule.cold_start_s:
+            cold = age < max(track.rule.cold_start_s, EVIDENCE_COLD_START_S)
+            if track.cusum is None or y is None or det.learning or cold:
                 continue  # (a cold KPI's baseline is still climbing: its evidence would add up to an alarm)
             x = observation(y, snap.n.get(kpi, snap.n.get("volume", 0)), snap.start, snap.end)
             if isinstance(det, SwingDetector):
@@ -423,13 +427,13 @@ class KpiMonitor:
             if adapting and track.drift is not None and not track.rebased:
                 track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too
                 track.rebased = True
-            if adapting and track.rhythm is not None and not track.rebased:
-                track.rhythm.rebase(x)
             det.learn_one(x)
             if track.drift is not None:
                 track.drift.learn_one(x)
-            if track.rhythm is not None:
-                track.rhythm.learn_one(x)
+        if x is not None and track.rhythm is not None and not holiday:
+            # the rhythm is what every day looks like: it learns suspect windows too, or a rise that
+            # fired on its first day would never be learned as normal
+            track.rhythm.learn_one(x)
         if not inc.suspect:
             track.rebased = False
         if not inc.suspect and not holiday:

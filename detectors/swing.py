@@ -245,8 +245,16 @@ class SwingDetector(Detector):
 
     @property
     def settled(self) -> bool:
-        """Whether the baseline's older and newer halves agree within half a swing now."""
-        return len(self._base) >= 4 and self._settled(list(self._base))
+        """Whether the baseline's older and newer halves agree now: within half a swing plus 3 sd of noise."""
+        entries = list(self._base)
+        if len(entries) < 4:
+            return False
+        half = len(entries) // 2
+        m1, n1 = _pooled(entries[:half], self.kind)
+        m2, n2 = _pooled(entries[half:], self.kind)
+        allowed = abs(scale(self.kind, m1 * (1 + self.swing / 2)) - scale(self.kind, m1))
+        noise = 3 * math.sqrt(self.noise_factor * (variance(self.kind, n1, self.cv) + variance(self.kind, n2, self.cv)))
+        return abs(scale(self.kind, m2) - scale(self.kind, m1)) <= allowed + noise
 
     def trend(self, start: float, end: float) -> float:
         """How far the KPI moved, by the baseline's own slope, from the baseline's centre to the window's.

@@ -47,13 +47,15 @@ WINDOW = "60m"
 CUSUM: list[str] = []
 HOLIDAYS = True
 EVIDENCE: str | None = None
+RHYTHM: list[str] = []
 
 
 def settings(holidays: frozenset[date] = frozenset()) -> Settings:
     """sqm's defaults with volume watched; the series' holidays in the calendar, as a supervisor would set them."""
     d = Settings().detectors
     return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW, "cusum": CUSUM,
-                               "holidays": sorted(holidays) if HOLIDAYS else [], "evidence_window": EVIDENCE})
+                               "holidays": sorted(holidays) if HOLIDAYS else [], "evidence_window": EVIDENCE,
+                               "rhythm": RHYTHM})
 
 
 def river_model():
@@ -65,9 +67,9 @@ def hst_model():
     return compose.Pipeline(preprocessing.MinMaxScaler(), anomaly.QuantileFilter(anomaly.HalfSpaceTrees(seed=42), q=0.995))
 
 
-def run_one(job: tuple[float, str | None, int, int, str, list[str], bool, str | None]) -> dict:
-    global WINDOW, CUSUM, HOLIDAYS, EVIDENCE
-    per_hour, kind, seed, days, WINDOW, CUSUM, HOLIDAYS, EVIDENCE = job
+def run_one(job: tuple[float, str | None, int, int, str, list[str], bool, str | None, list[str]]) -> dict:
+    global WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM
+    per_hour, kind, seed, days, WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM = job
     rng = np.random.default_rng(seed)
     incs = incidents_for(kind, days, rng) if kind else []
     holidays = frozenset() if kind else frozenset({date(2026, 3, 4)})
@@ -149,21 +151,25 @@ def main() -> None:
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
     ap.add_argument("--evidence", default=None, choices=["1m", "5m"], help="also feed this tumbling window to the CUSUMs")
+    ap.add_argument("--rhythm", default="", help="KPIs whose baseline follows their daily rhythm (detectors.rhythm)")
     args = ap.parse_args()
     sizes = [float(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.kinds.split(",") if k]
     cusum = [k for k in args.cusum.split(",") if k]
     cal = not args.no_holidays
     ev = args.evidence
-    jobs = [(s, k, 100 + i, args.days, args.window, cusum, cal, ev) for s in sizes for k in kinds for i in range(args.seeds)]
-    jobs += [(s, None, 900 + i, args.days, args.window, cusum, cal, ev) for s in sizes for i in range(args.quiet_seeds)]
+    rh = [k for k in args.rhythm.split(",") if k]
+    jobs = [(s, k, 100 + i, args.days, args.window, cusum, cal, ev, rh)
+            for s in sizes for k in kinds for i in range(args.seeds)]
+    jobs += [(s, None, 900 + i, args.days, args.window, cusum, cal, ev, rh) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(run_one, jobs))
     wall = time.perf_counter() - t0
 
     quiet = [r for r in results if r["kind"] is None]
-    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'}, evidence {ev or args.window}"
+    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'}, evidence {ev or args.window},"
+          f" rhythm {rh or 'off'}"
           f" ({len(jobs)} series-weeks, {wall:.0f} s)\n")
     print("## false alerts per series-day on quiet weeks (5 KPI series per team, a holiday included)\n")
     print("| contacts/h | series-days | sqm | River GaussianScorer+QuantileFilter |")
@@ -225,7 +231,7 @@ def main() -> None:
     us = statistics.fmean(r["us_per_update"] for r in results)
     state = max(r["state_bytes"] for r in results)
     print(f"\nmonitor cost: {us:.0f} µs per update (5 KPIs), state {state} bytes pickled (largest, after a week)")
-    (HERE / f"results-{args.window}{'-cusum' if cusum else ''}{'-' + ev if ev else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
+    (HERE / f"results-{args.window}{'-cusum' if cusum else ''}{'-' + ev if ev else ''}{'-rhythm' if rh else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
                                                    "state_bytes": state, "jobs": len(jobs), "wall_s": wall}, indent=1))
 
 
