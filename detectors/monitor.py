@@ -41,9 +41,9 @@ from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 MAX_CHILDREN = 64
 DRIFT_COLD_START_S = 86400.0
 """The hour-of-week second opinion speaks only after a day of history."""
-EVIDENCE_COLD_START_S = 4 * 3600.0
-"""Per-minute evidence counts only 4 h after a series' first window (or the KPI's own cold start if longer):
-after a cold start, rates fed by long targets (e-mail's 2 h) climb for hours."""
+EVIDENCE_COLD_START_S = 86400.0
+"""Per-minute evidence counts only a day after a series' first window: after a cold start, rates fed by
+long targets (e-mail's 2 h) climb for hours, and a sequential test adds any climb up to an alarm."""
 
 
 @dataclass(frozen=True, slots=True)

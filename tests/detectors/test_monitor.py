@@ -321,17 +321,18 @@ def _frt(seed: int, minutes: int, incident: tuple[int, int, float] | None = None
 def test_per_minute_evidence_finds_an_frt_swing_in_minutes_and_stays_quiet_without_one():
     base = {"swing": {"frt_avg_s": 0.3}, "cusum": ["frt_avg_s"], "cold_start_minutes": {"frt_avg_s": 0}}
     plain = build_monitor(Settings(detectors=base))
-    hourly = [a for _, a in feed(plain, (s for s in _frt(31, 420, (300, 60, 1.6)) if s.window == "60m"))]
+    at_min = 25 * 60  # evidence counts a day after the series' first window
+    hourly = [a for _, a in feed(plain, (s for s in _frt(31, at_min + 120, (at_min, 60, 1.6)) if s.window == "60m"))]
     minutes = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
-    found = [a for _, a in feed(minutes, _frt(31, 420, (300, 60, 1.6)))]  # evidence counts after 4 h
+    found = [a for _, a in feed(minutes, _frt(31, at_min + 120, (at_min, 60, 1.6)))]
     firing = [a for a in found if a.status == "firing"]
     hourly_firing = [a for a in hourly if a.status == "firing"]
     assert [(a.kpi, a.window, a.detector) for a in firing] == [("frt_avg_s", "60m", "cusum")], found
-    at = T0 + timedelta(minutes=300)
+    at = T0 + timedelta(minutes=at_min)
     assert at < firing[0].end <= at + timedelta(minutes=12)
     assert hourly_firing and hourly_firing[0].end > at + timedelta(minutes=20)  # the rolling hour dilutes it
     quiet = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
-    assert feed(quiet, _frt(32, 12 * 60)) == []
+    assert feed(quiet, _frt(32, 36 * 60)) == []
 
 
 def _frt_days(seed: int, days: int, incident: tuple[int, int, float] | None = None):
