@@ -430,9 +430,9 @@ class KpiMonitor:
             det.learn_one(x)
             if track.drift is not None:
                 track.drift.learn_one(x)
-        if x is not None and track.rhythm is not None and not holiday:
+        if x is not None and track.rhythm is not None and not holiday and not cold:
             # the rhythm is what every day looks like: it learns suspect windows too, or a rise that
-            # fired on its first day would never be learned as normal
+            # fired on its first day would never be learned as normal (but not the cold start's climb)
             track.rhythm.learn_one(x)
         if not inc.suspect:
             track.rebased = False
