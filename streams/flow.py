@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 import threading
 import time
@@ -28,6 +29,7 @@ from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
 from streams.source import RedisStreamSource, part_name
 
 ROLLUP_KEY = "all"
+log = logging.getLogger(__name__)
 
 
 class Monitor(Protocol):
@@ -60,15 +62,31 @@ def _detector_inputs(detector_window: str) -> Callable[[R.Minute], list[tuple[Kp
 
 
 class DetectLogic(StatefulBatchLogic[tuple[KpiSnapshot, list[KpiSnapshot]], Anomaly, bytes]):
-    """One series' monitor (``detectors.build_monitor``); its snapshot is pickled, not deep-copied."""
+    """One series' monitor (``detectors.build_monitor``); its snapshot is pickled, not deep-copied.
+
+    A monitor that raises (a bug, or state resumed from a snapshot of an older sqm whose
+    layout differs) is logged and replaced by a fresh one, which learns again: the KPIs,
+    the other series and the flow go on.
+    """
 
     def __init__(self, factory: Callable[[], Monitor], resume: bytes | None) -> None:
-        self.monitor: Monitor = pickle.loads(resume) if resume else factory()
+        self.factory = factory
+        self.monitor: Monitor = factory()
+        if resume:
+            try:
+                self.monitor = pickle.loads(resume)
+            except Exception:
+                log.exception("detector state in the recovery snapshot cannot be read (an older sqm?): learning again")
 
     def on_batch(self, values: list[tuple[KpiSnapshot, list[KpiSnapshot]]]) -> tuple[list[Anomaly], bool]:
         found: list[Anomaly] = []
         for snap, children in values:
-            found.extend(self.monitor.update(snap, children=children))
+            try:
+                found.extend(self.monitor.update(snap, children=children))
+            except Exception:
+                log.exception("detectors of %s failed on the window ending %s: starting them afresh (learning again)",
+                              snap.series, snap.end.isoformat())
+                self.monitor = self.factory()
         return found, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> bytes:

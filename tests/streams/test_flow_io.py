@@ -100,3 +100,30 @@ def test_a_sink_write_is_retried_while_redis_is_unreachable() -> None:
 
     with pytest.raises(redis_lib.ConnectionError):
         retrying("test", down, sleep=pauses.append)
+
+
+class _BrokenOnce(StandInMonitor):
+    """Fails on its first window, as a monitor resumed from an older sqm's state might."""
+
+    def update(self, snapshot, children=()):
+        if not self.seen:
+            self.seen.append(("broken", 0))
+            raise AttributeError("'_Track' object has no attribute 'rhythm'")
+        return super().update(snapshot, children)
+
+
+def test_a_failing_monitor_is_replaced_and_the_flow_goes_on(redis, redis_url, tmp_path, caplog) -> None:
+    settings = Settings(state_dir=tmp_path, detectors={"window": "1m"})
+    write_stream(redis, [created(i, 10 * i, "tech") for i in range(60)], settings.streams.partitions)
+    monitors: list[StandInMonitor] = []
+
+    def factory() -> StandInMonitor:
+        monitors.append(_BrokenOnce(limit=2.5) if len(monitors) % 2 == 0 else StandInMonitor(limit=2.5))
+        return monitors[-1]
+
+    done = (START + timedelta(minutes=8)).timestamp()
+    run_until(settings, redis_url, redis, lambda st: st.get("closed_until", 0) >= done, monitor_factory=factory)
+    assert "'_Track' object has no attribute 'rhythm'" in caplog.text and "learning again" in caplog.text
+    found = [decode_anomaly(f[b"a"]) for _, f in redis.xrange(ANOMALIES)]
+    assert ("tech", "*", "*") in {(a.team, a.channel, a.region) for a in found}  # its replacement fires (6 a minute)
+    assert decode_snapshot(redis.hget(kpi_latest("1m"), "tech|*|*")).kpis["volume"] == 6.0
