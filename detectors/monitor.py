@@ -431,9 +431,11 @@ class KpiMonitor:
             if track.drift is not None:
                 track.drift.learn_one(x)
         if x is not None and track.rhythm is not None and not holiday and not cold:
-            # the rhythm is what every day looks like: it learns suspect windows too, or a rise that
-            # fired on its first day would never be learned as normal (but not the cold start's climb)
-            track.rhythm.learn_one(x)
+            # the rhythm is what every day looks like: on its first day (before it is used) it learns
+            # suspect windows too, or a rise that fired that day would never be learned as normal; after
+            # that, not: incidents must not become the rhythm
+            if not inc.suspect or age < DRIFT_COLD_START_S:
+                track.rhythm.learn_one(x)
         if not inc.suspect:
             track.rebased = False
         if not inc.suspect and not holiday:
