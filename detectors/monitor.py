@@ -430,12 +430,12 @@ class KpiMonitor:
             det.learn_one(x)
             if track.drift is not None:
                 track.drift.learn_one(x)
-        if x is not None and track.rhythm is not None and not holiday and not cold:
-            # the rhythm is what every day looks like: on its first day (before it is used) it learns
-            # suspect windows too, or a rise that fired that day would never be learned as normal; after
-            # that, not: incidents must not become the rhythm
-            if not inc.suspect or age < DRIFT_COLD_START_S:
-                track.rhythm.learn_one(x)
+        # the rhythm is what every day looks like: on its first day (before it is used) it learns suspect
+        # windows too, or a rise that fired that day would never be learned as normal; after that, not:
+        # incidents must not become the rhythm
+        first_day = age < DRIFT_COLD_START_S
+        if x is not None and track.rhythm is not None and not holiday and not cold and (first_day or not inc.suspect):
+            track.rhythm.learn_one(x)
         if not inc.suspect:
             track.rebased = False
         if not inc.suspect and not holiday:
