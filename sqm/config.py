@@ -156,7 +156,7 @@ class DetectorSettings(_Section):
         "passes them to the monitor too; unset: the CUSUMs use the detector window's non-overlapping windows",
     )
     rhythm: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: ["frt_avg_s", "timeout_rate", "fcr_rate"],
         description="watched KPIs whose rolling baseline is carried by their hour-of-week rhythm to the window's "
         "time, after a day of history (response times rise with the day's load)",
     )

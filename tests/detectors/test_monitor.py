@@ -356,7 +356,7 @@ def _frt_days(seed: int, days: int, incident: tuple[int, int, float] | None = No
 
 
 def test_the_daily_rhythm_of_response_times_is_not_an_incident_once_learned():
-    base = {"swing": {"frt_avg_s": 0.3}}
+    base = {"swing": {"frt_avg_s": 0.3}, "rhythm": []}
     day3 = T0 + timedelta(days=2)
     plain = [a for _, a in feed(build_monitor(Settings(detectors=base)), _frt_days(41, 3)) if a.status == "firing"]
     assert [a for a in plain if a.end >= day3], "the morning rise must fire against a rolling baseline"
