@@ -19,6 +19,8 @@ is learned as the new normal: the incident then resolves instead of firing forev
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,8 +41,14 @@ from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
 MAX_CHILDREN = 64
+Z2_CAP = 16.0
+"""One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
 DRIFT_COLD_START_S = 86400.0
 """The hour-of-week second opinion speaks only after a day of history."""
+FAST_WARMUP = 120
+"""Fast windows judge once this many of them (one a minute) measured their own noise."""
+FAST_MEMORY = 1440
+"""The measured noise of a fast window is a running mean over about this many windows (a day of minutes)."""
 EVIDENCE_COLD_START_S = 86400.0
 """Per-minute evidence counts only a day after a series' first window: after a cold start, rates fed by
 long targets (e-mail's 2 h) climb for hours, and a sequential test adds any climb up to an alarm."""
@@ -78,6 +86,12 @@ class _Track:
     cusum: RateCusum | None = None
     owner: str = "swing"
     rebased: bool = False
+    recent: deque[tuple[float, float, float, float]] | None = None
+    """The evidence window's latest snapshots (start, end, value, n): the fast windows are made of them."""
+    span: float = 0.0
+    """Length (s) of the fast window the firing value is from; 0: the detector window."""
+    fast_noise: list[tuple[float, int]] | None = None
+    """Per fast window: running mean of its z^2 vs the baseline while the KPI was calm, and how many."""
 
 
 @dataclass(slots=True)
@@ -103,6 +117,8 @@ class KpiMonitor:
     window_s: float = 0.0
     """Length of the detector window (from its last snapshot)."""
     cusum_trend: bool = True
+    fast_s: tuple[float, ...] = ()
+    """Lengths (s) of the fast windows judged beside the detector window (made of evidence snapshots)."""
 
     def __init__(
         self,
@@ -132,8 +148,11 @@ class KpiMonitor:
         timezone: str | None = None,
         evidence_window: str | None = None,
         cusum_trend: bool = True,
+        fast_windows: Sequence[int] = (),
+        fast: Sequence[str] = (),
     ) -> None:
         self.evidence_window = evidence_window
+        self.fast_s = tuple(sorted(60.0 * m for m in fast_windows)) if evidence_window is not None else ()
         self.cusum_trend = cusum_trend
         self.holidays = frozenset(d.toordinal() for d in holidays)
         self.timezone = timezone
@@ -183,6 +202,10 @@ class KpiMonitor:
                 track.cusum = RateCusum(
                     swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv, min_expected=min_expected
                 )
+        for kpi in fast if self.fast_s else ():
+            track = self.tracks.get(kpi)
+            if track is not None and track.rule.detector == "swing" and track.rule.kind != "count":
+                track.recent = deque()
         for kpi in rhythm:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
@@ -193,7 +216,8 @@ class KpiMonitor:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
                 track.drift = SeasonalBaseline(
-                    direction=track.rule.direction, grace_period=warmup_windows, z_min=z_min, tz_offset_s=tz_offset_s
+                    direction=track.rule.direction, grace_period=warmup_windows, z_min=z_min, tz_offset_s=tz_offset_s,
+                    kind=track.rule.kind, cv=track.rule.cv,
                 )
         self.sla: dict[str, _SlaTrack] = {
             kpi: _SlaTrack(kpi, min_n, cold, TargetRule(target, direction), IncidentRule(sla_k, sla_m, sla_k, 1.0))
@@ -249,6 +273,8 @@ class KpiMonitor:
         age = end - (self.first_end if self.first_end is not None else end)
         for kpi, track in self.tracks.items():
             det, y = track.detector, snap.kpis.get(kpi)
+            if track.recent is not None and y is not None:
+                self._remember(track, snap.start.timestamp(), end, float(y), float(snap.n.get(kpi, snap.n.get("volume", 0))))
             cold = age < max(track.rule.cold_start_s, EVIDENCE_COLD_START_S)
             if track.cusum is None or y is None or det.learning or cold:
                 continue  # (a cold KPI's baseline is still climbing: its evidence would add up to an alarm)
@@ -273,6 +299,30 @@ class KpiMonitor:
                 spread = det.spread_one(probe) / max(expected, 1.0)
                 scaled = expected * (x["end"] - x["start"]) / self.window_s
                 track.cusum.learn_one({**x, "n": 1, "expected": scaled, "spread": spread})
+
+    def _remember(self, track: _Track, start: float, end: float, y: float, n: float) -> None:
+        recent = track.recent
+        assert recent is not None
+        recent.append((start, end, y, n))
+        while recent and recent[0][1] <= end - self.fast_s[-1]:
+            recent.popleft()
+
+    def _fast_windows(self, track: _Track, end: float) -> list[Observation]:
+        """The fast windows ending at ``end``, each pooled from the evidence snapshots inside it (n-weighted)."""
+        out: list[Observation] = []
+        recent = track.recent
+        if not recent or recent[-1][1] != end:
+            return out  # this minute's evidence did not come (not fed, or no contacts)
+        for length in self.fast_s:
+            n = yn = 0.0
+            for start_e, _end_e, y, n_e in reversed(recent):
+                if start_e < end - length:
+                    break
+                n += n_e
+                yn += y * n_e
+            if n > 0:
+                out.append({"y": yn / n, "n": n, "start": end - length, "end": end})
+        return out
 
     def is_holiday(self, snapshot: KpiSnapshot) -> bool:
         """Whether the window touches a site-local date of the holiday calendar (``detectors.holidays``)."""
@@ -369,6 +419,30 @@ class KpiMonitor:
         else:
             score = ev.score if ev is not None else 0.0
         owner: str = rule.detector
+        shown, span = y, 0.0
+        # the fast windows (the last 5, 15 minutes) vs the same baseline: a large step is seen in minutes,
+        # not when it has filled the rolling hour; the window that says most speaks. Each is judged with
+        # the noise it showed while the KPI was calm: minutes are burstier than hours (queues build up
+        # and drain), more than the sampling model and the rolling hour's own noise say.
+        fast_z: list[tuple[int, float]] = []
+        if track.recent and isinstance(det, SwingDetector) and x is not None and not det.learning:
+            noise = track.fast_noise
+            if noise is None:
+                noise = track.fast_noise = [(1.0, 0)] * len(self.fast_s)
+            for x_f in self._fast_windows(track, end):
+                if x_f["n"] < rule.min_n:
+                    continue
+                i = self.fast_s.index(x_f["end"] - x_f["start"])
+                factor = _rhythm_factor(track, det, x_f, age)
+                if factor != 1.0:
+                    x_f["rhythm"] = factor
+                x_f["noise"] = noise[i][0]
+                ev_f = det.explain_one(x_f)
+                if ev_f is None:
+                    continue
+                fast_z.append((i, ev_f.z * math.sqrt(max(1.0, noise[i][0]))))
+                if noise[i][1] >= FAST_WARMUP and ev_f.score > score:
+                    score, ev, shown, span = ev_f.score, ev_f, x_f["y"], x_f["end"] - x_f["start"]
         # the second opinion: the same window vs this hour of earlier days (catches slow drifts
         # that a rolling baseline follows); it speaks only after its own day of history
         if track.drift is not None and x is not None and age >= DRIFT_COLD_START_S and not cold:
@@ -404,6 +478,8 @@ class KpiMonitor:
         )
         if event == "fire":
             track.owner = owner
+        if event == "fire" or event == "escalate":
+            track.span = span
         if track.cusum is not None:
             if x_c is not None and self.evidence_window is None:
                 track.cusum.learn_one(x_c)
@@ -411,14 +487,14 @@ class KpiMonitor:
                 track.cusum.reset()
         if inc.suspect and not was_suspect and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
-        if y is not None:
-            track.last_value = y
+        if y is not None and shown is not None:
+            track.last_value = shown
             if ev is not None:
                 track.last = ev
             if inc.phase == "firing" or event == "resolve":
                 sign = -1.0 if _bad_sign(rule, ev) < 0 else 1.0
-                if track.peak is None or sign * (y - track.peak) > 0:
-                    track.peak = y
+                if track.peak is None or sign * (shown - track.peak) > 0:
+                    track.peak = shown
         # learn (after scoring): not while suspect, unless a level shift has lasted long enough
         adapting = (
             inc.phase == "firing" and inc.incident_start is not None and end - inc.incident_start >= self.adapt_after_s
@@ -438,6 +514,11 @@ class KpiMonitor:
             track.rhythm.learn_one(x)
         if not inc.suspect:
             track.rebased = False
+            if fast_z and track.fast_noise is not None and not holiday:
+                for i, z in fast_z:
+                    mean, k = track.fast_noise[i]
+                    k = min(k + 1, FAST_MEMORY)
+                    track.fast_noise[i] = (mean + (min(z * z, Z2_CAP) - mean) / k, k)
         if not inc.suspect and not holiday:
             self._learn_children(kpi, track, snap, children)
         if event is None:
@@ -473,7 +554,8 @@ class KpiMonitor:
         upper = ev.upper if ev is not None else None
         if status == "firing":
             start_s = inc.incident_start
-            en, zh = firing_reason(rule.kpi, value, expected, seasonal=track.owner == "seasonal")
+            en, zh = firing_reason(rule.kpi, value, expected, seasonal=track.owner == "seasonal",
+                                   span_min=round(track.span / 60))
         else:
             start_s, severity = inc.ended or (None, severity)
             minutes = (snap.end.timestamp() - (start_s if start_s is not None else snap.end.timestamp())) / 60
@@ -627,6 +709,8 @@ def build_monitor(settings: Settings) -> KpiMonitor:
         holidays=d.holidays,
         timezone=settings.alerts.timezone,
         evidence_window=d.evidence_window if d.evidence_window != d.window else None,
+        fast_windows=d.fast_windows,
+        fast=d.fast,
     )
 
 

@@ -38,14 +38,20 @@ def _names(kpi: str) -> tuple[str, str]:
 
 
 def firing_reason(
-    kpi: str, value: float, expected: float | None, *, seasonal: bool = False, what: str = ""
+    kpi: str, value: float, expected: float | None, *, seasonal: bool = False, what: str = "", span_min: int = 0
 ) -> tuple[str, str]:
     """``Timeout rate 31% — +41% vs baseline 22%`` / ``超时率 31% — 比基线 22% 高 +41%``.
 
-    ``what`` replaces the comparison for rules without a baseline (e.g. a target).
+    ``what`` replaces the comparison for rules without a baseline (e.g. a target);
+    ``span_min`` says the value is that of a short window (the last 5 minutes):
+
+    >>> firing_reason("frt_avg_s", 96.0, 60.0, span_min=5)
+    ('First response (avg) 96 s in the last 5 min — +60% vs baseline 60 s', '平均首次响应时长 近5分钟 96秒 — 比基线 60秒 高 +60%')
     """
     en_name, zh_name = _names(kpi)
     v_en, v_zh = fmt(kpi, value), fmt(kpi, value, zh=True)
+    if span_min:
+        v_en, v_zh = f"{v_en} in the last {span_min} min", f"近{span_min}分钟 {v_zh}"
     if what:
         return f"{en_name} {v_en} — {what}", f"{zh_name} {v_zh} — {what}"
     if expected is None:

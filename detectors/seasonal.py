@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from detectors.base import Detector, Evidence, Observation, relative
+from detectors.noise import inverse, scale, variance
 
 WEEK = 7 * 24
 _SQRT2 = math.sqrt(2.0)
@@ -66,11 +67,18 @@ class SeasonalBaseline(Detector):
         The series counts events (contacts in a window): the spread is never taken
         below the Poisson noise of the expected count, ``sqrt(expected)``, so a
         small team's quiet hours are not judged by the spread of its busy ones.
+    kind, cv
+        The sampling kind of a KPI with an ``n`` (:mod:`detectors.noise`: ratio,
+        seconds, score): the spread is never taken below the sampling noise of
+        the expected value at the window's ``n``, for the same reason (a night's
+        60 contacts are judged by their own noise, not by the day's 2,000).
     """
 
     score_max = 1.0
     breach = 0.9995  # ~3.5 robust sd
     counts = False  # (monitors pickled before the parameter existed)
+    kind: str | None = None
+    cv = 1.0
 
     def __init__(
         self,
@@ -82,6 +90,8 @@ class SeasonalBaseline(Detector):
         tz_offset_s: float = 8 * 3600.0,
         z_min: float = 3.5,
         counts: bool = False,
+        kind: str | None = None,
+        cv: float = 1.0,
     ) -> None:
         self.direction = direction
         self.alpha = alpha
@@ -91,6 +101,8 @@ class SeasonalBaseline(Detector):
         self.tz_offset_s = tz_offset_s
         self.z_min = z_min
         self.counts = counts
+        self.kind = kind
+        self.cv = cv
         self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
         self._week_seen = [0.0] * WEEK  # hours of data seen per slot
         self._day = [0.0] * 48  # hour of day, weekdays then weekend days
@@ -175,10 +187,17 @@ class SeasonalBaseline(Detector):
             self._level += float(y) - self.expected_one(x)
 
     def spread_one(self, x: Observation) -> float:
-        """The robust sd around ``expected_one(x)`` (for counts, at least the Poisson noise)."""
+        """The robust sd around ``expected_one(x)``, at least the sampling noise (Poisson for counts; with
+        ``kind``, that of the expected value at ``x["n"]``)."""
         expected = self.expected_one(x)
         sd = max(1.2533 * self._abs, 1e-9 * max(1.0, abs(expected)))
-        return max(sd, math.sqrt(max(expected, 1.0))) if self.counts else sd
+        if self.counts:
+            return max(sd, math.sqrt(max(expected, 1.0)))
+        n = x.get("n")
+        if self.kind is not None and n:
+            g, s = scale(self.kind, expected), math.sqrt(variance(self.kind, float(n), self.cv))
+            sd = max(sd, (inverse(self.kind, g + s) - inverse(self.kind, g - s)) / 2)
+        return sd
 
     def explain_one(self, x: Observation) -> Evidence | None:
         y = x.get("y")

@@ -311,7 +311,8 @@ class SwingDetector(Detector):
             return None
         expected, sd, z, n_base = raw
         y = float(x["y"])
-        factor = math.sqrt(self.noise_factor)
+        # x["noise"]: a further variance multiplier the caller measured (a short window's burstiness)
+        factor = math.sqrt(self.noise_factor * max(1.0, float(x.get("noise") or 1.0)))
         sd *= factor
         z /= factor
         g_e, g_y = scale(self.kind, expected), scale(self.kind, y)

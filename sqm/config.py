@@ -151,9 +151,21 @@ class DetectorSettings(_Section):
     )
     cusum_h: float = Field(8.0, gt=0, description="CUSUM alarm threshold (nats)")
     evidence_window: Literal["1m", "5m"] | None = Field(
-        None,
-        description="tumbling windows whose snapshots feed the CUSUMs (per-contact evidence) when the flow "
-        "passes them to the monitor too; unset: the CUSUMs use the detector window's non-overlapping windows",
+        "1m",
+        description="tumbling windows the flow also passes to each monitor: the fast windows are made of them and "
+        "they feed the CUSUMs (per-contact evidence); unset: neither (the CUSUMs then use the detector window's "
+        "non-overlapping windows)",
+    )
+    fast_windows: list[int] = Field(
+        default_factory=lambda: [5, 15],
+        description="short windows (minutes, multiples of the evidence window) made of the evidence window's "
+        "snapshots and judged by the swing rule beside the detector window: a large step is seen in minutes "
+        "instead of when it fills the rolling hour; needs evidence_window",
+    )
+    fast: list[str] = Field(
+        default_factory=lambda: ["frt_avg_s", "csat", "complaint_rate"],
+        description="watched KPIs judged on the fast windows too (not timeouts: on a realistic simulated day "
+        "their short bursts, e-mails crossing their target at night, raised false alerts; docs/detectors.md)",
     )
     rhythm: list[str] = Field(
         default_factory=lambda: ["frt_avg_s", "timeout_rate", "fcr_rate"],
@@ -178,6 +190,15 @@ class DetectorSettings(_Section):
     sla_k: int = Field(5, ge=1, description="SLA rule: windows beyond target (k)...")
     sla_m: int | None = Field(None, ge=1, description="...of the last m windows (default 2k)")
     window: Literal["1m", "5m", "1h", "60m"] = "60m"
+
+    @model_validator(mode="after")
+    def _fast_windows_fit(self) -> DetectorSettings:
+        step = {"1m": 1, "5m": 5}.get(self.evidence_window or "1m", 1)
+        bad = [m for m in self.fast_windows if m < step or m % step or m > 60]
+        if bad:
+            msg = f"fast_windows {bad}: minutes from {step} to 60, multiples of the evidence window ({step})"
+            raise ValueError(msg)
+        return self
 
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"

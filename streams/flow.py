@@ -21,7 +21,7 @@ from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
 
 from sqm.config import Settings
-from sqm.models import Anomaly, KpiSnapshot
+from sqm.models import Anomaly, KpiSnapshot, series_id
 from streams import partition as P
 from streams import rollup as R
 from streams.bucketing import BucketingSource
@@ -54,10 +54,22 @@ class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
         return pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL)
 
 
-def _detector_inputs(detector_window: str) -> Callable[[R.Minute], list[tuple[KpiSnapshot, list[KpiSnapshot]]]]:
-    def inputs(minute: R.Minute) -> list[tuple[KpiSnapshot, list[KpiSnapshot]]]:
-        return [(s, minute.children.get(s.series, [])) for s in minute.snapshots
-                if s.final and s.window == detector_window]
+def _detector_inputs(
+    detector_window: str, evidence_window: str | None = None
+) -> Callable[[R.Minute], list[tuple[str, tuple[KpiSnapshot, list[KpiSnapshot]]]]]:
+    """Per closed minute, (detector series, (snapshot, children)) for each monitor: the detector window's
+    final snapshots and, with ``evidence_window``, that window's final snapshots of the same dimensions
+    first (the monitor's per-minute evidence and fast windows; they have no children)."""
+    windows = (evidence_window, detector_window) if evidence_window not in (None, detector_window) else (detector_window,)
+
+    def inputs(minute: R.Minute) -> list[tuple[str, tuple[KpiSnapshot, list[KpiSnapshot]]]]:
+        out: list[tuple[str, tuple[KpiSnapshot, list[KpiSnapshot]]]] = []
+        for window in windows:  # the evidence of a minute before the detector window's snapshot that ends with it
+            for s in minute.snapshots:
+                if s.final and s.window == window:
+                    series = s.series if window == detector_window else series_id(detector_window, *s.dims)
+                    out.append((series, (s, minute.children.get(s.series, []) if window == detector_window else [])))
+        return out
     return inputs
 
 
@@ -129,8 +141,8 @@ def build_flow(
         from streams.influx import InfluxSink  # influxdb-client takes 0.5 s to import: only when used
 
         op.output("influx", closed, InfluxSink(settings.influx, redis_url))
-    finals = op.flat_map("detector_inputs", closed, _detector_inputs(window))  # (KpiSnapshot, children)
-    by_series = op.key_on("by_series", finals, lambda item: item[0].series)  # (series, (KpiSnapshot, children))
+    evidence = settings.detectors.evidence_window
+    by_series = op.flat_map("detector_inputs", closed, _detector_inputs(window, evidence))  # (series, (KpiSnapshot, children))
     found = op.stateful_batch("detect", by_series, lambda r: DetectLogic(monitor_factory, r))  # (series, Anomaly)
     anomalies = op.map("anomalies", found, lambda kv: kv[1])  # Anomaly
     op.output("anomaly_stream", anomalies, anomaly_sink(redis_url))

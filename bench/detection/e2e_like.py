@@ -64,10 +64,13 @@ def main() -> None:
     ap.add_argument("--start-hour", type=int, default=8)
     ap.add_argument("--hours", type=float, default=3.0)
     ap.add_argument("--quiet", action="store_true", help="no incident: every firing is a false alert")
-    ap.add_argument("--evidence", default=None, choices=["1m", "5m"], help="detectors.evidence_window, fed")
+    ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="detectors.evidence_window, fed (default: the settings'; none)")
     ap.add_argument("--cusum", default=None, help="detectors.cusum, comma-separated (default: the settings')")
+    ap.add_argument("--fast", default=None, help="detectors.fast_windows (minutes, comma-separated; 'none')")
     args = ap.parse_args()
-    det: dict[str, object] = {"evidence_window": args.evidence}
+    det: dict[str, object] = {} if args.evidence is None else {"evidence_window": None if args.evidence == "none" else args.evidence}
+    if args.fast is not None:
+        det["fast_windows"] = [int(m) for m in args.fast.split(",") if m and m != "none"]
     if args.cusum is not None:
         det["cusum"] = [k for k in args.cusum.split(",") if k]
     settings = Settings(detectors=det)

@@ -48,6 +48,8 @@ CUSUM: list[str] = []
 HOLIDAYS = True
 EVIDENCE: str | None = None
 RHYTHM: list[str] | None = None  # None: the settings' default
+FAST: list[int] | None = None  # None: the settings' default
+DRIFT: list[str] | None = None  # None: the settings' default
 
 
 def settings(holidays: frozenset[date] = frozenset()) -> Settings:
@@ -55,7 +57,9 @@ def settings(holidays: frozenset[date] = frozenset()) -> Settings:
     d = Settings().detectors
     return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW, "cusum": CUSUM,
                                "holidays": sorted(holidays) if HOLIDAYS else [], "evidence_window": EVIDENCE,
-                               **({} if RHYTHM is None else {"rhythm": RHYTHM})})
+                               **({} if RHYTHM is None else {"rhythm": RHYTHM}),
+                               **({} if FAST is None else {"fast_windows": FAST}),
+                               **({} if DRIFT is None else {"drift": DRIFT})})
 
 
 def river_model():
@@ -67,9 +71,10 @@ def hst_model():
     return compose.Pipeline(preprocessing.MinMaxScaler(), anomaly.QuantileFilter(anomaly.HalfSpaceTrees(seed=42), q=0.995))
 
 
-def run_one(job: tuple[float, str | None, int, int, str, list[str], bool, str | None, list[str] | None]) -> dict:
-    global WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM
-    per_hour, kind, seed, days, WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM = job
+def run_one(job: tuple[float, str | None, int, int, str, list[str], bool, str | None, list[str] | None,
+                       list[int] | None, list[str] | None]) -> dict:
+    global WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM, FAST, DRIFT
+    per_hour, kind, seed, days, WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM, FAST, DRIFT = job
     rng = np.random.default_rng(seed)
     incs = incidents_for(kind, days, rng) if kind else []
     holidays = frozenset() if kind else frozenset({date(2026, 3, 4)})
@@ -150,20 +155,28 @@ def main() -> None:
     ap.add_argument("--window", default="60m", choices=["60m", "5m", "1m"], help="the detector window fed to the monitor")
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
-    ap.add_argument("--evidence", default=None, choices=["1m", "5m"], help="also feed this tumbling window to the CUSUMs")
+    ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="the tumbling window also fed to the monitor (fast windows, CUSUMs); default: the settings' (1m); none")
     ap.add_argument("--rhythm", default=None,
                     help="KPIs whose baseline follows their daily rhythm (detectors.rhythm), comma-separated; "
                     "'none' for none; default: the settings' default")
+    ap.add_argument("--fast", default=None,
+                    help="fast windows in minutes (detectors.fast_windows, with --evidence), comma-separated; "
+                    "'none' for none; default: the settings' default")
+    ap.add_argument("--drift", default=None,
+                    help="KPIs with the hour-of-week second opinion (detectors.drift), comma-separated; 'none'; "
+                    "default: the settings' default")
     args = ap.parse_args()
+    drift = None if args.drift is None else [k for k in args.drift.split(",") if k and k != "none"]
+    fast = None if args.fast is None else [int(m) for m in args.fast.split(",") if m and m != "none"]
     sizes = [float(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.kinds.split(",") if k]
     cusum = [k for k in args.cusum.split(",") if k]
     cal = not args.no_holidays
-    ev = args.evidence
+    ev = Settings().detectors.evidence_window if args.evidence is None else None if args.evidence == "none" else args.evidence
     rh = None if args.rhythm is None else [k for k in args.rhythm.split(",") if k and k != "none"]
-    jobs = [(s, k, 100 + i, args.days, args.window, cusum, cal, ev, rh)
+    jobs = [(s, k, 100 + i, args.days, args.window, cusum, cal, ev, rh, fast, drift)
             for s in sizes for k in kinds for i in range(args.seeds)]
-    jobs += [(s, None, 900 + i, args.days, args.window, cusum, cal, ev, rh) for s in sizes for i in range(args.quiet_seeds)]
+    jobs += [(s, None, 900 + i, args.days, args.window, cusum, cal, ev, rh, fast, drift) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(run_one, jobs))
@@ -171,7 +184,7 @@ def main() -> None:
 
     quiet = [r for r in results if r["kind"] is None]
     print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'}, evidence {ev or args.window},"
-          f" rhythm {'default' if rh is None else rh or 'off'}"
+          f" rhythm {'default' if rh is None else rh or 'off'}, fast windows {'default' if fast is None else fast or 'off'}, drift {'default' if drift is None else drift or 'off'}"
           f" ({len(jobs)} series-weeks, {wall:.0f} s)\n")
     print("## false alerts per series-day on quiet weeks (5 KPI series per team, a holiday included)\n")
     print("| contacts/h | series-days | sqm | River GaussianScorer+QuantileFilter |")
@@ -233,7 +246,7 @@ def main() -> None:
     us = statistics.fmean(r["us_per_update"] for r in results)
     state = max(r["state_bytes"] for r in results)
     print(f"\nmonitor cost: {us:.0f} µs per update (5 KPIs), state {state} bytes pickled (largest, after a week)")
-    (HERE / f"results-{args.window}{'-cusum' if cusum else ''}{'-' + ev if ev else ''}{'-no-rhythm' if rh == [] else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
+    (HERE / f"results-{args.window}{'-cusum' if cusum else ''}{'-' + ev if ev else ''}{'-no-rhythm' if rh == [] else ''}{'-no-fast' if ev and fast == [] else ''}{'-drift' if drift else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
                                                    "state_bytes": state, "jobs": len(jobs), "wall_s": wall}, indent=1))
 
 

@@ -319,7 +319,8 @@ def _frt(seed: int, minutes: int, incident: tuple[int, int, float] | None = None
 
 
 def test_per_minute_evidence_finds_an_frt_swing_in_minutes_and_stays_quiet_without_one():
-    base = {"swing": {"frt_avg_s": 0.3}, "cusum": ["frt_avg_s"], "cold_start_minutes": {"frt_avg_s": 0}}
+    base = {"swing": {"frt_avg_s": 0.3}, "cusum": ["frt_avg_s"], "cold_start_minutes": {"frt_avg_s": 0},
+            "fast_windows": []}
     plain = build_monitor(Settings(detectors=base))
     at_min = 25 * 60  # evidence counts a day after the series' first window
     hourly = [a for _, a in feed(plain, (s for s in _frt(31, at_min + 120, (at_min, 60, 1.6)) if s.window == "60m"))]
@@ -333,6 +334,29 @@ def test_per_minute_evidence_finds_an_frt_swing_in_minutes_and_stays_quiet_witho
     assert hourly_firing and hourly_firing[0].end > at + timedelta(minutes=20)  # the rolling hour dilutes it
     quiet = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
     assert feed(quiet, _frt(32, 36 * 60)) == []
+
+
+def test_fast_windows_find_an_frt_step_in_minutes_and_say_so():
+    base = {"swing": {"frt_avg_s": 0.3}, "cold_start_minutes": {"frt_avg_s": 0}}
+    at_min = 6 * 60
+    hourly = build_monitor(Settings(detectors=base))  # no evidence: the rolling hour alone
+    slow = [a for _, a in feed(hourly, (s for s in _frt(41, at_min + 180, (at_min, 60, 1.6)) if s.window == "60m"))]
+    fast = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))  # fast windows 5 and 15 min
+    found = [a for _, a in feed(fast, _frt(41, at_min + 180, (at_min, 60, 1.6)))]
+    at = T0 + timedelta(minutes=at_min)
+    firing = [a for a in found if a.status == "firing"]
+    slow_firing = [a for a in slow if a.status == "firing"]
+    assert [(a.kpi, a.window, a.detector, a.direction) for a in firing] == [("frt_avg_s", "60m", "swing", "up")], found
+    assert at < firing[0].end <= at + timedelta(minutes=15)
+    assert slow_firing and slow_firing[0].end > at + timedelta(minutes=20)  # the rolling hour dilutes the step
+    a = firing[0]
+    assert "in the last 5 min" in a.reason_en or "in the last 15 min" in a.reason_en, a.reason_en
+    assert "近5分钟" in a.reason_zh or "近15分钟" in a.reason_zh, a.reason_zh
+    assert a.value == pytest.approx(a.expected * (1 + a.change_pct / 100), rel=1e-3)
+    assert a.value > 1.3 * a.expected  # the short window's value, not the diluted hour's
+    assert [r.status for r in found].count("resolved") == 1
+    quiet = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
+    assert feed(quiet, _frt(42, 36 * 60)) == []
 
 
 def _frt_days(seed: int, days: int, incident: tuple[int, int, float] | None = None):

@@ -25,11 +25,13 @@ class StandInMonitor:
     def __init__(self, limit: float = 1e9) -> None:
         self.limit = limit
         self.seen: list[tuple[str, int]] = []
+        self.ends: list[float] = []
 
     def update(self, snapshot: KpiSnapshot, children: Iterable[KpiSnapshot] = ()) -> list[Any]:
         from sqm.models import Anomaly
 
         self.seen.append((snapshot.series, len(list(children))))
+        self.ends.append(snapshot.end.timestamp())
         vol = snapshot.kpis["volume"] or 0.0
         if vol <= self.limit:
             return []

@@ -127,3 +127,32 @@ def test_a_failing_monitor_is_replaced_and_the_flow_goes_on(redis, redis_url, tm
     found = [decode_anomaly(f[b"a"]) for _, f in redis.xrange(ANOMALIES)]
     assert ("tech", "*", "*") in {(a.team, a.channel, a.region) for a in found}  # its replacement fires (6 a minute)
     assert decode_snapshot(redis.hget(kpi_latest("1m"), "tech|*|*")).kpis["volume"] == 6.0
+
+
+def test_with_an_evidence_window_each_monitor_gets_its_minutes_before_its_window(redis, redis_url, tmp_path) -> None:
+    """``detectors.evidence_window: 1m``: the monitor of ``5m|tech|*|*`` also gets tech's final 1-minute
+    snapshots (no children), each just before the detector window's snapshot that ends with it."""
+    settings = Settings(state_dir=tmp_path, detectors={"window": "5m", "evidence_window": "1m"})
+    write_stream(redis, [created(i, 10 * i, "tech") for i in range(100)], settings.streams.partitions)
+    monitors: list[StandInMonitor] = []
+
+    def factory() -> StandInMonitor:
+        monitors.append(StandInMonitor())
+        return monitors[-1]
+
+    done = (START + timedelta(minutes=11)).timestamp()
+    run_until(settings, redis_url, redis, lambda st: st.get("closed_until", 0) >= done, monitor_factory=factory)
+    tech = [m for m in monitors if any(sid == "5m|tech|*|*" for sid, _ in m.seen)]
+    assert len(tech) == 1, [m.seen[:2] for m in monitors]
+    got = [(sid.split("|", 1)[0], end, kids) for (sid, kids), end in zip(tech[0].seen, tech[0].ends, strict=True)]
+    assert {sid.split("|", 1)[1] for sid, _ in tech[0].seen} == {"tech|*|*"}  # only its own dimensions
+    minutes = [end for w, end, _ in got if w == "1m"]
+    windows = [(end, kids) for w, end, kids in got if w == "5m"]
+    at = [(START + timedelta(minutes=m)).timestamp() for m in range(1, 12)]
+    assert minutes[: len(at)] == at
+    assert [end for end, _ in windows][:2] == [at[4], at[9]]
+    assert all(kids > 0 for _, kids in windows)  # tech's channels and regions, for the drill-down
+    assert all(kids == 0 for w, _, kids in got if w == "1m")
+    for end, kids in windows[:2]:  # the minute ending with the window came just before it
+        i = got.index(("5m", end, kids))
+        assert got[i - 1][:2] == ("1m", end)
