@@ -32,10 +32,11 @@ from sqm.store import connect
 log = logging.getLogger("sqm.alerts")
 
 
-def ensure_group(redis: redis_lib.Redis) -> None:
-    """Create the consumer group at the stream's start (a fresh alerter sees every anomaly)."""
+def ensure_group(redis: redis_lib.Redis, start: str = "0") -> None:
+    """Create the consumer group at the stream's start (a fresh alerter sees every anomaly), or at ``start``
+    (``$``: only anomalies added from now on are alerted); an existing group keeps its position."""
     try:
-        redis.xgroup_create(keys.ANOMALIES, keys.GROUP, id="0", mkstream=True)
+        redis.xgroup_create(keys.ANOMALIES, keys.GROUP, id=start, mkstream=True)
     except redis_lib.ResponseError as err:
         if "BUSYGROUP" not in str(err):
             raise

@@ -117,6 +117,7 @@ class KpiMonitor:
     window_s: float = 0.0
     """Length of the detector window (from its last snapshot)."""
     cusum_trend: bool = True
+    min_expected: float = 5.0
     fast_s: tuple[float, ...] = ()
     """Lengths (s) of the fast windows judged beside the detector window (made of evidence snapshots)."""
 
@@ -158,6 +159,7 @@ class KpiMonitor:
         self.timezone = timezone
         self.tz_offset_s = tz_offset_s
         self.critical_factor = critical_factor
+        self.min_expected = min_expected
         self.adapt_after_s = adapt_after_s
         self.top_contributors = top_contributors
         self.child_alpha = 1.0 / baseline_windows
@@ -210,7 +212,7 @@ class KpiMonitor:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
                 track.rhythm = SeasonalBaseline(
-                    direction=track.rule.direction, grace_period=warmup_windows, tz_offset_s=tz_offset_s
+                    direction=track.rule.direction, grace_period=warmup_windows, tz_offset_s=tz_offset_s, lagged=True
                 )
         for kpi in drift:
             track = self.tracks.get(kpi)
@@ -448,6 +450,10 @@ class KpiMonitor:
         if track.drift is not None and x is not None and age >= DRIFT_COLD_START_S and not cold:
             ev2 = track.drift.explain_one(x)
             score2 = decision_score(ev2, rule.direction, track.drift.z_min, rule.swing)
+            if ev2 is not None and rule.kind == "ratio" and self.min_expected > 0:
+                bad = 1.0 - ev2.expected if rule.direction == "down" else ev2.expected
+                if n * bad < self.min_expected:  # a handful of complaints expected: no drift to speak of
+                    score2 = 0.0
             use_second = track.owner == "seasonal" if inc.phase == "firing" else score2 > score
             if use_second and ev2 is not None:
                 score, ev, owner = score2, ev2, "seasonal"

@@ -462,7 +462,8 @@ def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 
 def demo(
     config: ConfigOpt = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second once live (60 = an hour a minute).")] = 60.0,
-    history: Annotated[str, typer.Option(help="Simulated history (up to 09:00 site time) loaded at full speed first.")] = "6h",
+    history: Annotated[str, typer.Option(help="Simulated history (up to 09:00 site time) loaded at full speed first; "
+                                         "the detectors learn from it, the alerter starts after it.")] = "30h",
     incident: Annotated[
         list[str] | None, typer.Option(help=f'Incident(s) to inject; "at=+20m" is relative to going live. Default: "{DEMO_INCIDENT}".')
     ] = None,
@@ -474,11 +475,15 @@ def demo(
 ) -> None:
     """Run everything on a simulated contact center: embedded Redis, dataflow, alerter, API + wallboard, simulator.
 
-    History is simulated at full speed first (so the detectors have a baseline), then the simulator goes live at
-    --speed and injects the incident: watch the wallboard turn red and the alert arrive. Ctrl-C stops everything.
+    History is simulated at full speed first (so the detectors have a baseline: with a day of it they know the
+    daily rhythm, e.g. that response times rise every morning), then the simulator goes live at --speed and injects
+    the incident: watch the wallboard turn red and the alert arrive. The alerter starts once the dataflow has
+    caught up with the history: anomalies found in the history are on the wallboard and in the API, but they are
+    not news and are not notified. Ctrl-C stops everything.
     """
     from zoneinfo import ZoneInfo
 
+    from alerts.runner import ensure_group
     from sqm.store import connect, embedded_redis
     from streams.simulator import Incident, Simulator, paced, write_stream
 
@@ -502,7 +507,7 @@ def demo(
             "SQM_ALERTS__GROUP_WAIT_S": os.environ.get("SQM_ALERTS__GROUP_WAIT_S", "2"),
             "PYTHONUNBUFFERED": "1",
         }
-        procs = [_spawn(["flow"], env), _spawn(["alerter"], env), _spawn(["api", "--port", str(port)], env)]
+        procs = [_spawn(["flow"], env), _spawn(["api", "--port", str(port)], env)]
         try:
             base_url = f"http://127.0.0.1:{port}"
             _wait_http(f"{base_url}/healthz", procs)
@@ -521,6 +526,10 @@ def demo(
             events = (ev for ev in sim.events(live_at + timedelta(days=30)) if ev.ts >= begin)
             with console.status(f"loading {history} of history at full speed…"):
                 backlog = write_stream(redis, _until(events, live_at, stop), base.streams.partitions)
+            with console.status("the dataflow is learning the history…"):
+                _wait_for_flow(redis, live_at.timestamp() - base.streams.allowed_lateness_s - 60, procs)
+            ensure_group(redis, start="$")  # the history's anomalies stay on the wallboard; alerts start now
+            procs.append(_spawn(["alerter"], env))
             console.print(f"history loaded: {backlog:,} events up to {live_at:%H:%M} site time; going live at ×{speed:g}")
             deadline = math.inf if run_for is None else time.monotonic() + run_for
             sent = 0
@@ -538,6 +547,22 @@ def demo(
             console.print("stopping…")
             _stop_all(procs)
     console.print("[green]stopped[/]: nothing left running.")
+
+
+def _wait_for_flow(redis: object, until: float, procs: list[subprocess.Popen[bytes]], timeout: float = 300.0) -> None:
+    """Wait until the dataflow has closed the minutes up to ``until`` (epoch s), or ``timeout`` seconds."""
+    from streams.sinks import FLOW_STATS
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        closed = redis.hget(FLOW_STATS, "closed_until")  # type: ignore[attr-defined]
+        if closed is not None and float(closed) >= until:
+            return
+        if any(p.poll() is not None for p in procs):
+            msg = "a demo process stopped unexpectedly (see its messages above)"
+            raise SqmError(msg)
+        time.sleep(0.2)
+    log.warning("the dataflow has not caught up with the history after %.0f s: starting the alerter anyway", timeout)
 
 
 def _relative_to(text: str, live_at: datetime) -> str:

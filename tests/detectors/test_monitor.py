@@ -227,7 +227,7 @@ def test_a_slow_drift_the_rolling_baseline_follows_is_caught_by_the_hour_of_day_
     monitor = build_monitor(Settings(detectors={"drift": ["timeout_rate"]}))
     events = []
     drift_start = 36 * 60
-    for m in range(84 * 60):
+    for m in range(96 * 60):
         p = 0.10 * (1 + 0.6 * min(1.0, max(0, m - drift_start) / (24 * 60)))
         n = _poisson(rng, 3000 / 60)
         buckets.append((n, sum(1 for _ in range(n) if rng.random() < p)))
@@ -249,7 +249,8 @@ def test_a_slow_drift_the_rolling_baseline_follows_is_caught_by_the_hour_of_day_
     assert drift_start < m < drift_start + 12 * 60
     assert "同时段基线" in a.reason_zh
     # each incident is learned as the new level after adapt_after (4 h): a drift that goes on for a day
-    # alerts again as it goes on, a few times, not forever
+    # alerts again as it goes on, a few times (the next day too: the day it drifted taught the rhythm a
+    # rise that day 3 does not repeat), not forever
     assert len({f.incident_start for _, f in firing}) <= 3
     assert monitor.phases["timeout_rate"] == "normal"
 
