@@ -45,6 +45,12 @@ Z2_CAP = 16.0
 """One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
 DRIFT_COLD_START_S = 86400.0
 """The hour-of-week second opinion speaks only after a day of history."""
+RHYTHM_DELAY_S = 2 * 3600.0
+"""The rhythm learns a window this long after it ended (a change is judged against a rhythm that has not seen it)."""
+RHYTHM_STEP_S = 300.0
+RHYTHM_WAIT_MAX = 288
+"""At most a day of windows waits for the rhythm (one per RHYTHM_STEP_S)."""
+"""One window per this many seconds waits for the rhythm (it learns per hour of data: the same weight)."""
 FAST_WARMUP = 120
 """Fast windows judge once this many of them (one a minute) measured their own noise."""
 FAST_MEMORY = 1440
@@ -90,6 +96,8 @@ class _Track:
     """The evidence window's latest snapshots (start, end, value, n): the fast windows are made of them."""
     span: float = 0.0
     """Length (s) of the fast window the firing value is from; 0: the detector window."""
+    rhythm_wait: deque[Observation] | None = None
+    """Windows (one per RHYTHM_STEP_S) the rhythm learns once they are RHYTHM_DELAY_S old."""
     fast_noise: list[tuple[float, int]] | None = None
     """Per fast window: running mean of its z^2 vs the baseline while the KPI was calm, and how many."""
 
@@ -212,7 +220,7 @@ class KpiMonitor:
             track = self.tracks.get(kpi)
             if track is not None and track.rule.detector == "swing":
                 track.rhythm = SeasonalBaseline(
-                    direction=track.rule.direction, grace_period=warmup_windows, tz_offset_s=tz_offset_s, lagged=True
+                    direction=track.rule.direction, grace_period=warmup_windows, tz_offset_s=tz_offset_s, any_day=True
                 )
         for kpi in drift:
             track = self.tracks.get(kpi)
@@ -512,12 +520,19 @@ class KpiMonitor:
             det.learn_one(x)
             if track.drift is not None:
                 track.drift.learn_one(x)
-        # the rhythm is what every day looks like: on its first day (before it is used) it learns suspect
-        # windows too, or a rise that fired that day would never be learned as normal; after that, not:
-        # incidents must not become the rhythm
-        first_day = age < DRIFT_COLD_START_S
-        if x is not None and track.rhythm is not None and not holiday and not cold and (first_day or not inc.suspect):
-            track.rhythm.learn_one(x)
+        # the rhythm is what every day looks like: it learns every window (but holidays' and cold starts')
+        # RHYTHM_DELAY_S after it ended, and not while an incident of the KPI is open: learned at once, an
+        # hour slot seen on one earlier day would take half of this hour's values, a starting incident
+        # included, and hide it. Its windows wait until it resolves (or is adapted to): what recurs every
+        # night is the rhythm, even if it fired the first time.
+        if track.rhythm is not None:
+            waiting = track.rhythm_wait
+            if waiting is None:
+                waiting = track.rhythm_wait = deque(maxlen=RHYTHM_WAIT_MAX)
+            if x is not None and not holiday and not cold and (not waiting or x["end"] - waiting[-1]["end"] >= RHYTHM_STEP_S):
+                waiting.append(x)
+            while waiting and waiting[0]["end"] <= end - RHYTHM_DELAY_S and (not inc.suspect or adapting):
+                track.rhythm.learn_one(waiting.popleft())
         if not inc.suspect:
             track.rebased = False
             if fast_z and track.fast_noise is not None and not holiday:

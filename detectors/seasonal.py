@@ -78,6 +78,11 @@ class SeasonalBaseline(Detector):
         change that starts today is then compared with earlier days, never half
         with itself (a slot seen on one earlier day would otherwise take half of
         today's values within the hour).
+    any_day
+        An hour never seen on this kind of day (weekday or weekend) takes the same
+        hour of the other kind: for a daily *shape* (the rhythm), a Sunday's is a
+        better guess for the first Monday than none. Not for judging levels (the
+        first Saturday's volume is not judged by weekdays').
     """
 
     score_max = 1.0
@@ -86,6 +91,7 @@ class SeasonalBaseline(Detector):
     kind: str | None = None
     cv = 1.0
     lagged = False
+    any_day = False
     _frozen: tuple[list[float], list[float], list[float], list[float], float] | None = None
     _today: int | None = None
 
@@ -102,6 +108,7 @@ class SeasonalBaseline(Detector):
         kind: str | None = None,
         cv: float = 1.0,
         lagged: bool = False,
+        any_day: bool = False,
     ) -> None:
         self.direction = direction
         self.alpha = alpha
@@ -114,6 +121,7 @@ class SeasonalBaseline(Detector):
         self.kind = kind
         self.cv = cv
         self.lagged = lagged
+        self.any_day = any_day
         self._frozen = None  # lagged: (week, week_seen, day, day_seen, level) as of the site's last midnight
         self._today = None
         self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
@@ -154,6 +162,8 @@ class SeasonalBaseline(Detector):
         week_t, week_seen, day_t, day_seen, _ = self._tables(scoring)
         total = 0.0
         for week, day, w in slots:
+            if not day_seen[day] and self.any_day:
+                day = (day + 24) % 48  # the same hour of the other kind of day
             d = day_t[day] if day_seen[day] else 0.0
             k = min(week_seen[week], 3) / 3.0
             total += w * (k * week_t[week] + (1.0 - k) * d)
@@ -165,7 +175,11 @@ class SeasonalBaseline(Detector):
     def known(self, x: Observation) -> bool:
         """Whether this kind of hour (the week slot, or the same hour of a weekday/weekend day) was seen."""
         _, week_seen, _, day_seen, _ = self._tables(scoring=True)
-        return all(week_seen[week] or day_seen[day] for week, day, w in self._slots(x) if w > 0.05)
+        return all(
+            week_seen[week] or day_seen[day] or (self.any_day and day_seen[(day + 24) % 48])
+            for week, day, w in self._slots(x)
+            if w > 0.05
+        )
 
     @property
     def learning(self) -> bool:

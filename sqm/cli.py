@@ -463,7 +463,7 @@ def demo(
     config: ConfigOpt = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second once live (60 = an hour a minute).")] = 60.0,
     history: Annotated[str, typer.Option(help="Simulated history (up to 09:00 site time) loaded at full speed first; "
-                                         "the detectors learn from it, the alerter starts after it.")] = "30h",
+                                         "the detectors learn from it, the alerter starts after it.")] = "36h",
     incident: Annotated[
         list[str] | None, typer.Option(help=f'Incident(s) to inject; "at=+20m" is relative to going live. Default: "{DEMO_INCIDENT}".')
     ] = None,

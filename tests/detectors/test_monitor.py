@@ -394,3 +394,22 @@ def test_the_daily_rhythm_of_response_times_is_not_an_incident_once_learned():
     late = [a for a in found if a.end >= day3]
     assert [a.kpi for a in late] == ["frt_avg_s"]
     assert T0 + timedelta(minutes=at) < late[0].end < T0 + timedelta(minutes=at + 60)
+
+
+def test_an_incident_on_a_later_day_is_not_learned_as_that_days_rhythm(monkeypatch):
+    """The rhythm learns a window two hours after it ended: learned at once, an hour slot seen on one
+    earlier day takes half of this hour's values, and a +60 % step would hide inside its own rhythm."""
+    import detectors.monitor as monitor_module
+
+    start = 30 * 60  # minute 1,800: the day after a day of history, same hour as the day before's minute 360
+    snaps = list(rolling_timeout(5, per_hour=3000, minutes=start + 150, incident=(start, 90, 0.60)))
+
+    def first_fire() -> int | None:
+        found = feed(build_monitor(Settings()), snaps)
+        return next((i for i, a in found if a.status == "firing" and a.kpi == "timeout_rate"), None)
+
+    delayed = first_fire()
+    assert delayed is not None and start < delayed <= start + 45
+    monkeypatch.setattr(monitor_module, "RHYTHM_DELAY_S", 0.0)  # learned at once
+    at_once = first_fire()
+    assert at_once is None or at_once > delayed + 10, (at_once, delayed)
