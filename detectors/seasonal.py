@@ -72,12 +72,6 @@ class SeasonalBaseline(Detector):
         seconds, score): the spread is never taken below the sampling noise of
         the expected value at the window's ``n``, for the same reason (a night's
         60 contacts are judged by their own noise, not by the day's 2,000).
-    lagged
-        Expect what was known when the site's day began (the tables and level as
-        of local midnight), not what this day's own windows taught it since: a
-        change that starts today is then compared with earlier days, never half
-        with itself (a slot seen on one earlier day would otherwise take half of
-        today's values within the hour).
     any_day
         An hour never seen on this kind of day (weekday or weekend) takes the same
         hour of the other kind: for a daily *shape* (the rhythm), a Sunday's is a
@@ -90,10 +84,7 @@ class SeasonalBaseline(Detector):
     counts = False  # (monitors pickled before the parameter existed)
     kind: str | None = None
     cv = 1.0
-    lagged = False
     any_day = False
-    _frozen: tuple[list[float], list[float], list[float], list[float], float] | None = None
-    _today: int | None = None
 
     def __init__(
         self,
@@ -107,7 +98,6 @@ class SeasonalBaseline(Detector):
         counts: bool = False,
         kind: str | None = None,
         cv: float = 1.0,
-        lagged: bool = False,
         any_day: bool = False,
     ) -> None:
         self.direction = direction
@@ -120,10 +110,7 @@ class SeasonalBaseline(Detector):
         self.counts = counts
         self.kind = kind
         self.cv = cv
-        self.lagged = lagged
         self.any_day = any_day
-        self._frozen = None  # lagged: (week, week_seen, day, day_seen, level) as of the site's last midnight
-        self._today = None
         self._week = [0.0] * WEEK  # seasonal part, per hour of week (level removed)
         self._week_seen = [0.0] * WEEK  # hours of data seen per slot
         self._day = [0.0] * 48  # hour of day, weekdays then weekend days
@@ -151,32 +138,25 @@ class SeasonalBaseline(Detector):
             out.append((week, h % 24 + (24 if weekend else 0), w))  # day slots: weekdays 0-23, weekends 24-47
         return out
 
-    def _tables(self, scoring: bool) -> tuple[list[float], list[float], list[float], list[float], float]:
-        """The tables and level: the live ones (learning), or those scoring uses (lagged: as of midnight)."""
-        if scoring and self.lagged and self._frozen is not None:
-            return self._frozen
-        return self._week, self._week_seen, self._day, self._day_seen, self._level
+    def _slot_value(self, week: int, day: int) -> float:
+        """Hour of week, shrunk toward hour of day until the week slot has 3 hours of data."""
+        if not self._day_seen[day] and self.any_day:
+            day = (day + 24) % 48  # the same hour of the other kind of day
+        d = self._day[day] if self._day_seen[day] else 0.0
+        w = min(self._week_seen[week], 3) / 3.0
+        return w * self._week[week] + (1.0 - w) * d
 
-    def _seasonal(self, slots: list[tuple[int, int, float]], scoring: bool = False) -> float:
-        """Per slot: hour of week, shrunk toward hour of day until the week slot has 3 hours of data."""
-        week_t, week_seen, day_t, day_seen, _ = self._tables(scoring)
-        total = 0.0
-        for week, day, w in slots:
-            if not day_seen[day] and self.any_day:
-                day = (day + 24) % 48  # the same hour of the other kind of day
-            d = day_t[day] if day_seen[day] else 0.0
-            k = min(week_seen[week], 3) / 3.0
-            total += w * (k * week_t[week] + (1.0 - k) * d)
-        return total
+    def _seasonal(self, slots: list[tuple[int, int, float]]) -> float:
+        return sum(w * self._slot_value(week, day) for week, day, w in slots)
 
     def expected_one(self, x: Observation) -> float:
-        return self._tables(scoring=True)[4] + self._seasonal(self._slots(x), scoring=True)
+        return self._level + self._seasonal(self._slots(x))
 
     def known(self, x: Observation) -> bool:
         """Whether this kind of hour (the week slot, or the same hour of a weekday/weekend day) was seen."""
-        _, week_seen, _, day_seen, _ = self._tables(scoring=True)
+        seen = self._day_seen
         return all(
-            week_seen[week] or day_seen[day] or (self.any_day and day_seen[(day + 24) % 48])
+            self._week_seen[week] or seen[day] or (self.any_day and seen[(day + 24) % 48])
             for week, day, w in self._slots(x)
             if w > 0.05
         )
@@ -192,11 +172,6 @@ class SeasonalBaseline(Detector):
         y = float(y)
         slots = self._slots(x)
         end = float(x["end"])
-        if self.lagged:
-            today = math.floor((end + self.tz_offset_s) / 86400.0)
-            if today != self._today:  # a new site day: it is judged by what was learned before it
-                self._today = today
-                self._frozen = (self._week[:], self._week_seen[:], self._day[:], self._day_seen[:], self._level)
         hours = min(1.0, max(end - self._last_end, 0.0) / 3600.0) if self._last_end is not None else 1.0
         self._last_end = end
         if self._n == 0:
@@ -224,11 +199,7 @@ class SeasonalBaseline(Detector):
         """Accept a lasting shift: move the level so that ``x`` is exactly as expected."""
         y = x.get("y")
         if y is not None and self._n > 0:
-            slots = self._slots(x)
-            self._level = float(y) - self._seasonal(slots)
-            if self._frozen is not None:
-                week_t, week_seen, day_t, day_seen, _ = self._frozen
-                self._frozen = (week_t, week_seen, day_t, day_seen, float(y) - self._seasonal(slots, scoring=True))
+            self._level += float(y) - self.expected_one(x)
 
     def spread_one(self, x: Observation) -> float:
         """The robust sd around ``expected_one(x)``, at least the sampling noise (Poisson for counts; with

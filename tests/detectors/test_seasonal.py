@@ -32,20 +32,18 @@ def test_a_spread_wider_than_poisson_is_kept():
     assert _learned(counts=True, noise=4.0).explain_one(x).z == _learned(counts=False, noise=4.0).explain_one(x).z
 
 
-def _minutes(det: SeasonalBaseline, first: int, last: int, value_of) -> None:
-    """Rolling hours stepped every minute, ending at minutes ``first`` .. ``last`` - 1 (site time UTC+8)."""
-    for m in range(first, last):
-        det.learn_one({"y": value_of(m), "start": 60.0 * (m - 60), "end": 60.0 * m})
 
-
-def test_a_lagged_baseline_expects_what_earlier_days_showed_not_this_mornings_change():
-    midnight = 8160  # minutes since 1970: Wednesday 00:00 site time (UTC+8), after a quiet Tuesday
-    live = SeasonalBaseline(direction="up", grace_period=10)
-    lagged = SeasonalBaseline(direction="up", grace_period=10, lagged=True)
-    for det in (live, lagged):
-        _minutes(det, midnight - 1500, midnight + 9 * 60, lambda m: 0.1)  # 10 % for a day and more, to 09:00
-        _minutes(det, midnight + 9 * 60, midnight + 11 * 60, lambda m: 0.2)  # then two hours at 20 %
-    x = {"y": 0.2, "start": 60.0 * (midnight + 10 * 60), "end": 60.0 * (midnight + 11 * 60)}
-    assert abs(lagged.expected_one(x) - 0.1) < 0.005  # what earlier days showed at this hour
-    assert live.expected_one(x) > 0.13  # the live tables took in much of the change within two hours
-    assert lagged.explain_one(x).change > 0.9 > live.explain_one(x).change
+def test_any_day_takes_the_same_hour_of_the_other_kind_of_day():
+    """A Sunday's shape is a guess for the first Monday (the rhythm); a level judged by it is not (volume)."""
+    sunday = 3 * 1440 - 8 * 60  # minutes since 1970 (a Thursday): Sunday 00:00 site time (UTC+8)
+    shape = SeasonalBaseline(grace_period=10, any_day=True)
+    level = SeasonalBaseline(grace_period=10)
+    for det in (shape, level):
+        for m in range(sunday, sunday + 1440, 5):  # a Sunday: 100 at night, 300 from 09:00 to 18:00
+            local_h = (m - sunday) // 60
+            det.learn_one({"y": 300.0 if 9 <= local_h < 18 else 100.0, "start": 60.0 * (m - 60), "end": 60.0 * m})
+    monday_10 = {"y": 300.0, "start": 60.0 * (sunday + 1440 + 600), "end": 60.0 * (sunday + 1440 + 660)}
+    monday_03 = {"y": 100.0, "start": 60.0 * (sunday + 1440 + 180), "end": 60.0 * (sunday + 1440 + 240)}
+    assert shape.known(monday_10) and not level.known(monday_10)
+    assert shape.expected_one(monday_10) > 2 * shape.expected_one(monday_03)
+    assert level.explain_one(monday_10) is None  # not judged by another kind of day
