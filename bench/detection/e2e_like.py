@@ -90,7 +90,7 @@ def main() -> None:
         for a in firing:
             print(
                 "   ",
-                a.end.astimezone(CST).strftime("%H:%M"),
+                a.end.astimezone(CST).strftime("%m-%d %H:%M"),
                 a.team,
                 a.channel,
                 a.region,
