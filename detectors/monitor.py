@@ -48,9 +48,9 @@ DRIFT_COLD_START_S = 86400.0
 RHYTHM_DELAY_S = 2 * 3600.0
 """The rhythm learns a window this long after it ended (a change is judged against a rhythm that has not seen it)."""
 RHYTHM_STEP_S = 300.0
+"""One window per this many seconds waits for the rhythm (it learns per hour of data: the same weight)."""
 RHYTHM_WAIT_MAX = 288
 """At most a day of windows waits for the rhythm (one per RHYTHM_STEP_S)."""
-"""One window per this many seconds waits for the rhythm (it learns per hour of data: the same weight)."""
 FAST_WARMUP = 120
 """Fast windows judge once this many of them (one a minute) measured their own noise."""
 FAST_MEMORY = 1440
@@ -120,7 +120,7 @@ class KpiMonitor:
     timezone: str | None = None
     tz_offset_s: float = 8 * 3600.0
     evidence_window: str | None = None
-    """Snapshots of this window feed only the CUSUMs (per-contact evidence, e.g. ``1m``)."""
+    """Snapshots of this window (e.g. ``1m``) make the fast windows and feed the CUSUMs; they are not judged."""
     last_evidence_end: float | None = None
     window_s: float = 0.0
     """Length of the detector window (from its last snapshot)."""
@@ -334,6 +334,56 @@ class KpiMonitor:
                 out.append({"y": yn / n, "n": n, "start": end - length, "end": end})
         return out
 
+    def _judge_fast(
+        self, track: _Track, det: SwingDetector, end: float, age: float, fast_z: list[tuple[int, float]]
+    ) -> list[tuple[Observation, Evidence]]:
+        """The fast windows (the last 5, 15 minutes) scored against the detector window's baseline.
+
+        A large step is seen in minutes, not when it has filled the rolling hour. Each
+        window is judged with the noise it showed while the KPI was calm (minutes are
+        burstier than hours: queues build up and drain, more than the sampling model
+        and the rolling hour's own noise say), and only once FAST_WARMUP of them
+        measured it. Appends each window's z at the rolling hour's noise to ``fast_z``
+        (what it learns, if the KPI stays calm); returns those that may judge.
+        """
+        noise = track.fast_noise
+        if noise is None:
+            noise = track.fast_noise = [(1.0, 0)] * len(self.fast_s)
+        judged = []
+        for x_f in self._fast_windows(track, end):
+            if x_f["n"] < track.rule.min_n:
+                continue
+            i = self.fast_s.index(x_f["end"] - x_f["start"])
+            factor = _rhythm_factor(track, det, x_f, age)
+            if factor != 1.0:
+                x_f["rhythm"] = factor
+            x_f["noise"] = noise[i][0]
+            ev_f = det.explain_one(x_f)
+            if ev_f is None:
+                continue
+            fast_z.append((i, ev_f.z * math.sqrt(max(1.0, noise[i][0]))))
+            if noise[i][1] >= FAST_WARMUP:
+                judged.append((x_f, ev_f))
+        return judged
+
+    @staticmethod
+    def _learn_rhythm(track: _Track, x: Observation | None, end: float, *, paused: bool) -> None:
+        """The rhythm is what every day looks like: it learns each window ``x`` RHYTHM_DELAY_S after it ended.
+
+        Learned at once, an hour slot seen on one earlier day would take half of this
+        hour's values, a starting incident included, and hide it. While an incident of
+        the KPI is open (``paused``) the windows wait; they are learned once it resolves
+        or is adapted to: what recurs every night is rhythm, even if it fired the first time.
+        """
+        assert track.rhythm is not None
+        waiting = track.rhythm_wait
+        if waiting is None:
+            waiting = track.rhythm_wait = deque(maxlen=RHYTHM_WAIT_MAX)
+        if x is not None and (not waiting or x["end"] - waiting[-1]["end"] >= RHYTHM_STEP_S):
+            waiting.append(x)
+        while waiting and waiting[0]["end"] <= end - RHYTHM_DELAY_S and not paused:
+            track.rhythm.learn_one(waiting.popleft())
+
     def is_holiday(self, snapshot: KpiSnapshot) -> bool:
         """Whether the window touches a site-local date of the holiday calendar (``detectors.holidays``)."""
         if not self.holidays:
@@ -430,28 +480,10 @@ class KpiMonitor:
             score = ev.score if ev is not None else 0.0
         owner: str = rule.detector
         shown, span = y, 0.0
-        # the fast windows (the last 5, 15 minutes) vs the same baseline: a large step is seen in minutes,
-        # not when it has filled the rolling hour; the window that says most speaks. Each is judged with
-        # the noise it showed while the KPI was calm: minutes are burstier than hours (queues build up
-        # and drain), more than the sampling model and the rolling hour's own noise say.
         fast_z: list[tuple[int, float]] = []
         if track.recent and isinstance(det, SwingDetector) and x is not None and not det.learning:
-            noise = track.fast_noise
-            if noise is None:
-                noise = track.fast_noise = [(1.0, 0)] * len(self.fast_s)
-            for x_f in self._fast_windows(track, end):
-                if x_f["n"] < rule.min_n:
-                    continue
-                i = self.fast_s.index(x_f["end"] - x_f["start"])
-                factor = _rhythm_factor(track, det, x_f, age)
-                if factor != 1.0:
-                    x_f["rhythm"] = factor
-                x_f["noise"] = noise[i][0]
-                ev_f = det.explain_one(x_f)
-                if ev_f is None:
-                    continue
-                fast_z.append((i, ev_f.z * math.sqrt(max(1.0, noise[i][0]))))
-                if noise[i][1] >= FAST_WARMUP and ev_f.score > score:
+            for x_f, ev_f in self._judge_fast(track, det, end, age, fast_z):
+                if ev_f.score > score:
                     score, ev, shown, span = ev_f.score, ev_f, x_f["y"], x_f["end"] - x_f["start"]
         # the second opinion: the same window vs this hour of earlier days (catches slow drifts
         # that a rolling baseline follows); it speaks only after its own day of history
@@ -520,19 +552,8 @@ class KpiMonitor:
             det.learn_one(x)
             if track.drift is not None:
                 track.drift.learn_one(x)
-        # the rhythm is what every day looks like: it learns every window (but holidays' and cold starts')
-        # RHYTHM_DELAY_S after it ended, and not while an incident of the KPI is open: learned at once, an
-        # hour slot seen on one earlier day would take half of this hour's values, a starting incident
-        # included, and hide it. Its windows wait until it resolves (or is adapted to): what recurs every
-        # night is the rhythm, even if it fired the first time.
         if track.rhythm is not None:
-            waiting = track.rhythm_wait
-            if waiting is None:
-                waiting = track.rhythm_wait = deque(maxlen=RHYTHM_WAIT_MAX)
-            if x is not None and not holiday and not cold and (not waiting or x["end"] - waiting[-1]["end"] >= RHYTHM_STEP_S):
-                waiting.append(x)
-            while waiting and waiting[0]["end"] <= end - RHYTHM_DELAY_S and (not inc.suspect or adapting):
-                track.rhythm.learn_one(waiting.popleft())
+            self._learn_rhythm(track, x if not holiday and not cold else None, end, paused=inc.suspect and not adapting)
         if not inc.suspect:
             track.rebased = False
             if fast_z and track.fast_noise is not None and not holiday:
