@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from sqm.models import ALL, KPIS, Alert
+from sqm.models import ALL, KPIS, Alert, Anomaly
 
 LIMITS = {"wecom": 4000, "wecom_text": 2000, "dingtalk": 18000, "feishu": 28000, "email": 200_000,
           "generic": 8000, "console": 600}
@@ -62,6 +62,23 @@ SEVERITY = {"en": {"info": "info", "warning": "warning", "critical": "CRITICAL"}
             "zh": {"info": "提示", "warning": "警告", "critical": "严重"}}
 WINDOW = {"en": {"1m": "1 min", "5m": "5 min", "1h": "1 h", "60m": "rolling 60 min"},
           "zh": {"1m": "1分钟", "5m": "5分钟", "1h": "1小时", "60m": "滚动60分钟"}}
+_WINDOW_MIN = {"1m": 1, "5m": 5, "1h": 60, "60m": 60}
+
+
+def window_label(a: Anomaly, lang: str) -> str:
+    """The window the value is from: the series' window, or the detector's shorter fast window
+    (an anomaly whose start..end is the last 5 minutes of a rolling hour: ``last 5 min`` / ``近5分钟``).
+
+    >>> from datetime import UTC, datetime
+    >>> a = Anomaly(kpi="frt_avg_s", window="60m", start=datetime(2026, 3, 2, 9, 55, tzinfo=UTC),
+    ...             end=datetime(2026, 3, 2, 10, tzinfo=UTC), value=96.0, detector="swing")
+    >>> window_label(a, "en"), window_label(a, "zh")
+    ('last 5 min', '近5分钟')
+    """
+    minutes = round((a.end - a.start).total_seconds() / 60)
+    if minutes == _WINDOW_MIN.get(a.window, minutes):
+        return WINDOW[lang].get(a.window, a.window)
+    return f"近{minutes}分钟" if lang == "zh" else f"last {minutes} min"
 
 _TEMPLATES = {
     "title": (
@@ -211,7 +228,7 @@ def alert_view(alert: Alert, lang: str, names: Names, now: datetime, ack_url: st
         "kpi": a.kpi, "kpi_name": kpi_name, "value": fmt_value(a.kpi, a.value, minutes=minutes),
         "baseline": fmt_value(a.kpi, a.expected, minutes=minutes),
         "change": fmt_change(a.value, a.expected, a.change_pct), "where": where,
-        "window": WINDOW[lang].get(a.window, a.window), "raw_window": a.window,
+        "window": window_label(a, lang), "raw_window": a.window,
         "severity": SEVERITY[lang][a.severity], "raw_severity": a.severity, "state": alert.state,
         "started": alert.started_at.astimezone(names.tz).strftime("%m-%d %H:%M"),
         "age": fmt_age(incident_age(alert, now), lang), "flapping": alert.flapping,

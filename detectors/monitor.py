@@ -23,7 +23,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -602,9 +602,12 @@ class KpiMonitor:
             start_s, severity = inc.ended or (None, severity)
             minutes = (snap.end.timestamp() - (start_s if start_s is not None else snap.end.timestamp())) / 60
             en, zh = resolved_reason(rule.kpi, value, expected, peak=track.peak, minutes=minutes)
+        where = _where(snap)
+        if status == "firing" and track.span:  # the value is the fast window's: its start
+            where["start"] = snap.end - timedelta(seconds=track.span)
         return Anomaly(
             kpi=rule.kpi,
-            **_where(snap),
+            **where,
             value=float(value),
             expected=expected,
             lower=lower,

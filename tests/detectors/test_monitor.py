@@ -355,6 +355,7 @@ def test_fast_windows_find_an_frt_step_in_minutes_and_say_so():
     assert "近5分钟" in a.reason_zh or "近15分钟" in a.reason_zh, a.reason_zh
     assert a.value == pytest.approx(a.expected * (1 + a.change_pct / 100), rel=1e-3)
     assert a.value > 1.3 * a.expected  # the short window's value, not the diluted hour's
+    assert a.window == "60m" and a.end - a.start in (timedelta(minutes=5), timedelta(minutes=15))  # where it is from
     assert [r.status for r in found].count("resolved") == 1
     quiet = build_monitor(Settings(detectors={**base, "evidence_window": "1m"}))
     assert feed(quiet, _frt(42, 36 * 60)) == []
