@@ -83,6 +83,8 @@ class SwingDetector(Detector):
     """
 
     _Z2_CAP = 16.0
+    _HOUR_MEMORY = 36  # windows kept per window length / 12: about 3 days of one hour of the day
+    _HOUR_PRIOR = 12  # as if one day of that hour had measured no overdispersion
     # defaults for detectors pickled before these existed (recovery snapshots of an older sqm)
     per_window = 12
     _step = 0.0
@@ -166,6 +168,11 @@ class SwingDetector(Detector):
         if e[4] >= 0:
             self._z2_n = min(self._z2_n + 1, 4 * self._kept(self.window_size))
             self._z2 += (e[4] - self._z2) / self._z2_n
+            hours = self.__dict__.setdefault("_z2_hour", [(1.0, 0)] * 24)
+            h = int(e[1] // 3600) % 24
+            mean, k = hours[h]
+            k = min(k + 1, self._HOUR_MEMORY)
+            hours[h] = (mean + (e[4] - mean) / k, k)
         self._base.append(e)
         self._add(e, 1.0)
         cap = self._kept(self.window_size)
@@ -197,6 +204,16 @@ class SwingDetector(Detector):
         k, prior = self._z2_n, self._kept(self.window_size)  # prior: as many windows as the baseline holds
         measured = (prior + k * self._z2) / (prior + k)
         return max(self.overdispersion, measured)
+
+    def noise_at(self, end: float) -> float:
+        """The variance multiplier for a window ending at ``end``: the recent one, or what this hour of the
+        day showed on earlier days if more (a night whose rate swings more than its ``n`` explains)."""
+        hours = self.__dict__.get("_z2_hour")
+        if not hours:
+            return self.noise_factor
+        mean, k = hours[int(end // 3600) % 24]
+        prior = self._HOUR_PRIOR
+        return max(self.noise_factor, (prior + k * mean) / (prior + k))
 
     def _settled(self, entries: list[Entry]) -> bool:
         """Warm-up ends once the baseline's older and newer halves agree within half a swing.
@@ -312,7 +329,7 @@ class SwingDetector(Detector):
         expected, sd, z, n_base = raw
         y = float(x["y"])
         # x["noise"]: a further variance multiplier the caller measured (a short window's burstiness)
-        factor = math.sqrt(self.noise_factor * max(1.0, float(x.get("noise") or 1.0)))
+        factor = math.sqrt(self.noise_at(float(x["end"])) * max(1.0, float(x.get("noise") or 1.0)))
         sd *= factor
         z /= factor
         g_e, g_y = scale(self.kind, expected), scale(self.kind, y)

@@ -35,3 +35,24 @@ def test_thinning_changes_the_scores_little():
     assert sum(s >= 1 for s in thin) > 0
     assert max(abs(a - b) for a, b in zip(thin, full, strict=True)) < 0.1
     assert [s >= 1 for s in thin].count(True) == pytest.approx([s >= 1 for s in full].count(True), rel=0.2)
+
+
+def test_an_hour_of_the_day_that_swings_more_than_its_n_gets_its_own_wider_band():
+    """Every night from 03:00 to 04:00 (UTC here) the rate swings by ±40 % at 3,000 contacts: far more than
+    binomial noise. After three days that hour is judged with the noise it showed, the rest of the day not."""
+    import random
+
+    rng = random.Random(8)
+    det = SwingDetector(swing=0.1, direction="down", kind="ratio", z_min=3.5, window_size=120)
+    for m in range(0, 3 * 1440, 5):  # rolling hours ending every 5 minutes
+        end = 60.0 * (m + 60)
+        night = int(end // 3600) % 24 == 3
+        y = 0.8 * (1 + (rng.choice((-0.4, 0.4)) if night else rng.gauss(0, 0.005)))
+        det.learn_one({"y": min(y, 0.99), "n": 3000, "start": end - 3600, "end": end})
+    day3 = 3 * 86400.0
+    at_night, at_noon = day3 + 3.5 * 3600, day3 + 12.5 * 3600
+    assert det.noise_at(at_night) > 4 * det.noise_at(at_noon)
+    assert det.noise_at(at_noon) == det.noise_factor  # elsewhere: the recent noise, as before
+    dip = {"y": 0.70, "n": 3000}  # -12.5 %: far beyond binomial noise, within what that hour does
+    assert det.score_one({**dip, "start": at_noon - 3600, "end": at_noon}) >= 1
+    assert det.score_one({**dip, "start": at_night - 3600, "end": at_night}) < 1
