@@ -36,13 +36,11 @@ from detectors.noise import cv_of, kind_of
 from detectors.reasons import firing_reason, fmt, resolved_reason
 from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TARGET_KPIS, TargetRule
-from detectors.swing import SwingDetector
+from detectors.swing import Z2_CAP, SwingDetector
 from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
 MAX_CHILDREN = 64
-Z2_CAP = 16.0
-"""One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
 DRIFT_COLD_START_S = 86400.0
 """The hour-of-week second opinion speaks only after a day of history."""
 RHYTHM_DELAY_S = 2 * 3600.0
@@ -317,13 +315,14 @@ class KpiMonitor:
         while recent and recent[0][1] <= end - self.fast_s[-1]:
             recent.popleft()
 
-    def _fast_windows(self, track: _Track, end: float) -> list[Observation]:
-        """The fast windows ending at ``end``, each pooled from the evidence snapshots inside it (n-weighted)."""
-        out: list[Observation] = []
+    def _fast_windows(self, track: _Track, end: float) -> list[tuple[int, Observation]]:
+        """(index in ``fast_s``, window) for the fast windows ending at ``end``, each pooled from the evidence
+        snapshots inside it (n-weighted)."""
+        out: list[tuple[int, Observation]] = []
         recent = track.recent
         if not recent or recent[-1][1] != end:
             return out  # this minute's evidence did not come (not fed, or no contacts)
-        for length in self.fast_s:
+        for i, length in enumerate(self.fast_s):
             n = yn = 0.0
             for start_e, _end_e, y, n_e in reversed(recent):
                 if start_e < end - length:
@@ -331,7 +330,7 @@ class KpiMonitor:
                 n += n_e
                 yn += y * n_e
             if n > 0:
-                out.append({"y": yn / n, "n": n, "start": end - length, "end": end})
+                out.append((i, {"y": yn / n, "n": n, "start": end - length, "end": end}))
         return out
 
     def _judge_fast(
@@ -350,10 +349,9 @@ class KpiMonitor:
         if noise is None:
             noise = track.fast_noise = [(1.0, 0)] * len(self.fast_s)
         judged = []
-        for x_f in self._fast_windows(track, end):
+        for i, x_f in self._fast_windows(track, end):
             if x_f["n"] < track.rule.min_n:
                 continue
-            i = self.fast_s.index(x_f["end"] - x_f["start"])
             factor = _rhythm_factor(track, det, x_f, age)
             if factor != 1.0:
                 x_f["rhythm"] = factor

@@ -45,6 +45,9 @@ from typing import Any, Literal
 from detectors.base import Detector, Evidence, Observation, relative
 from detectors.noise import inverse, scale, variance
 
+Z2_CAP = 16.0
+"""One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
+
 Entry = tuple[float, float, float, float, float]  # (start, end, y, n, z^2 when learned or -1)
 
 
@@ -82,7 +85,7 @@ class SwingDetector(Detector):
     the tails of small counts are not underestimated.
     """
 
-    _Z2_CAP = 16.0
+    _Z2_CAP = Z2_CAP
     _HOUR_MEMORY = 36  # windows kept per window length / 12: about 3 days of one hour of the day
     _HOUR_PRIOR = 12  # as if one day of that hour had measured no overdispersion
     # defaults for detectors pickled before these existed (recovery snapshots of an older sqm)

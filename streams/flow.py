@@ -65,10 +65,13 @@ def _detector_inputs(
     def inputs(minute: R.Minute) -> list[tuple[str, tuple[KpiSnapshot, list[KpiSnapshot]]]]:
         out: list[tuple[str, tuple[KpiSnapshot, list[KpiSnapshot]]]] = []
         for window in windows:  # the evidence of a minute before the detector window's snapshot that ends with it
+            own = window == detector_window
             for s in minute.snapshots:
                 if s.final and s.window == window:
-                    series = s.series if window == detector_window else series_id(detector_window, *s.dims)
-                    out.append((series, (s, minute.children.get(s.series, []) if window == detector_window else [])))
+                    if own:
+                        out.append((s.series, (s, minute.children.get(s.series, []))))
+                    else:
+                        out.append((series_id(detector_window, *s.dims), (s, [])))
         return out
     return inputs
 
