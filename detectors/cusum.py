@@ -54,10 +54,19 @@ class RateCusum(Detector):
     baseline it is tested against; without them it scores 0. An optional ``trend``
     (how far the KPI's recent slope carries it from the baseline to this window) is
     added to the expected value when it points the bad way, so a KPI that rises
-    every morning does not add its rise up to an alarm. The expected rate is
-    taken one baseline sd toward the bad side, so a baseline that is a little off
-    does not add up to an alarm.
+    every morning does not add its rise up to an alarm. The test's reference
+    value (half-way between "as expected" and "moved by ``swing``", where a
+    window's evidence turns positive) is kept at least 2 baseline sd from the
+    expected value, so a baseline that is a little off does not add up to an alarm. An optional ``noise`` (>= 1, the variance
+    multiplier the series showed beyond its sampling noise) divides the
+    log-likelihood ratio, as a quasi-likelihood does: a series that wanders more
+    than its ``n`` explains adds up evidence more slowly.
     """
+
+    @property
+    def half_way(self) -> bool:
+        """Whether the sum is past half the threshold: evidence is building up (the baseline should not learn it)."""
+        return max(self._s, self._s2) >= self.h / 4
 
     grace_period = 0
     _s2 = 0.0
@@ -102,7 +111,7 @@ class RateCusum(Detector):
             down = self._count_llr(float(y), float(e), float(x.get("spread") or 0.0), -1.0)
             return (down, 0.0) if self.direction == "down" else (up, down if self.direction == "both" else 0.0)
         llr = self._llr(x, 1.0 if self.direction == "up" else -1.0)
-        return None if llr is None else (llr, 0.0)
+        return None if llr is None else (llr / max(1.0, float(x.get("noise") or 1.0)), 0.0)
 
     def _count_llr(self, k: float, expected: float, spread: float, sign: float) -> float:
         lam0 = max(expected * (1 + sign * min(abs(spread), self.swing / 2)), 1e-9)
@@ -122,12 +131,13 @@ class RateCusum(Detector):
             if self.min_expected > 0 and n_base * (e if sign > 0 else 1 - e) < self.min_expected:
                 return None
             sd_base = math.sqrt(max(e * (1 - e), 1e-9) / n_base) if n_base > 0 else 0.0
-            p0 = min(max(e + sign * sd_base, 1e-6), 1 - 1e-6)
+            p0 = min(max(e + sign * max(0.0, 2 * sd_base - self.swing * e / 2), 1e-6), 1 - 1e-6)
             p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
             k = y * n
             return k * math.log(p1 / p0) + (n - k) * math.log((1 - p1) / (1 - p0))
         sigma = self.cv * max(abs(e), 1e-9)
-        mu0 = e + sign * (sigma / math.sqrt(n_base) if n_base > 0 else 0.0)
+        sd_base = sigma / math.sqrt(n_base) if n_base > 0 else 0.0
+        mu0 = e + sign * max(0.0, 2 * sd_base - self.swing * abs(e) / 2)
         delta = sign * self.swing * abs(mu0)
         return n * delta / sigma**2 * (y - mu0 - delta / 2)
 

@@ -96,6 +96,8 @@ class _Track:
     """Length (s) of the fast window the firing value is from; 0: the detector window."""
     rhythm_wait: deque[Observation] | None = None
     """Windows (one per RHYTHM_STEP_S) the rhythm learns once they are RHYTHM_DELAY_S old."""
+    held_since: float | None = None
+    """When the CUSUM went past half its threshold (the baseline holds still since then)."""
     fast_noise: list[tuple[float, int]] | None = None
     """Per fast window: running mean of its z^2 vs the baseline while the KPI was calm, and how many."""
 
@@ -295,7 +297,9 @@ class KpiMonitor:
                     trend = det.trend(x["start"], x["end"]) if self.cusum_trend else 0.0
                     mid, half = (x["start"] + x["end"]) / 2, max(self.window_s, x["end"] - x["start"]) / 2
                     expected = base[0] * _rhythm_factor(track, det, {"start": mid - half, "end": mid + half}, age)
-                    track.cusum.learn_one({**x, "expected": expected, "n_base": base[1], "trend": trend})
+                    track.cusum.learn_one(
+                        {**x, "expected": expected, "n_base": base[1], "trend": trend, "noise": det.noise_at(x["end"])}
+                    )
                 continue
             # a count vs this time of the week: the detector window centred on this one, scaled to its length
             if holiday or self.window_s <= 0:
@@ -381,6 +385,20 @@ class KpiMonitor:
             waiting.append(x)
         while waiting and waiting[0]["end"] <= end - RHYTHM_DELAY_S and not paused:
             track.rhythm.learn_one(waiting.popleft())
+
+    def _held(self, track: _Track, end: float) -> bool:
+        """Whether the KPI's baseline holds still because its CUSUM is half-way to an alarm.
+
+        A small lasting shift (+20 % timeouts) needs hours of contacts to be sure of;
+        a rolling baseline that kept learning would take it in before the evidence
+        is complete. After ``adapt_after_s`` of holding without an alarm it learns again.
+        """
+        if track.cusum is None or not track.cusum.half_way:
+            track.held_since = None
+            return False
+        if track.held_since is None:
+            track.held_since = end
+        return end - track.held_since < self.adapt_after_s
 
     def is_holiday(self, snapshot: KpiSnapshot) -> bool:
         """Whether the window touches a site-local date of the holiday calendar (``detectors.holidays``)."""
@@ -500,7 +518,7 @@ class KpiMonitor:
         if track.cusum is not None and x is not None and not det.learning:
             if isinstance(det, SwingDetector):
                 base = det.baseline(x["start"])
-                x_c = {**x, "expected": base[0], "n_base": base[1]} if base is not None else None
+                x_c = {**x, "expected": base[0], "n_base": base[1], "noise": det.noise_at(x["end"])} if base is not None else None
             elif self.evidence_window is not None and det.known(x):
                 x_c = {**x, "expected": det.expected_one(x)}
             if x_c is not None:
@@ -529,7 +547,8 @@ class KpiMonitor:
                 track.cusum.learn_one(x_c)
             if event == "resolve":
                 track.cusum.reset()
-        if inc.suspect and not was_suspect and isinstance(det, SwingDetector):
+        was_held, held = track.held_since is not None, self._held(track, end)
+        if (inc.suspect or held) and not (was_suspect or was_held) and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
         if y is not None and shown is not None:
             track.last_value = shown
@@ -543,7 +562,7 @@ class KpiMonitor:
         adapting = (
             inc.phase == "firing" and inc.incident_start is not None and end - inc.incident_start >= self.adapt_after_s
         )
-        if x is not None and (not inc.suspect or adapting) and not holiday:
+        if x is not None and (not (inc.suspect or held) or adapting) and not holiday:
             if adapting and track.drift is not None and not track.rebased:
                 track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too
                 track.rebased = True
@@ -551,7 +570,8 @@ class KpiMonitor:
             if track.drift is not None:
                 track.drift.learn_one(x)
         if track.rhythm is not None:
-            self._learn_rhythm(track, x if not holiday and not cold else None, end, paused=inc.suspect and not adapting)
+            paused = (inc.suspect or held) and not adapting
+            self._learn_rhythm(track, x if not holiday and not cold else None, end, paused=paused)
         if not inc.suspect:
             track.rebased = False
             if fast_z and track.fast_noise is not None and not holiday:

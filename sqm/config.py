@@ -149,7 +149,7 @@ class DetectorSettings(_Section):
         default_factory=list,
         description="watched KPIs that also get a CUSUM over non-overlapping windows (small lasting shifts)",
     )
-    cusum_h: float = Field(8.0, gt=0, description="CUSUM alarm threshold (nats)")
+    cusum_h: float = Field(12.0, gt=0, description="CUSUM alarm threshold (nats)")
     evidence_window: Literal["1m", "5m"] | None = Field(
         "1m",
         description="tumbling windows the flow also passes to each monitor: the fast windows are made of them and "

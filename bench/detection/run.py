@@ -43,23 +43,13 @@ START = datetime(2026, 3, 2, tzinfo=CST)  # a Monday
 TOL = timedelta(minutes=60)  # a rolling hour still holds the incident for an hour after it (kept for 5m too)
 
 
-WINDOW = "60m"
-CUSUM: list[str] = []
-HOLIDAYS = True
-EVIDENCE: str | None = None
-RHYTHM: list[str] | None = None  # None: the settings' default
-FAST: list[int] | None = None  # None: the settings' default
-DRIFT: list[str] | None = None  # None: the settings' default
-
-
-def settings(holidays: frozenset[date] = frozenset()) -> Settings:
-    """sqm's defaults with volume watched; the series' holidays in the calendar, as a supervisor would set them."""
+def settings(overrides: dict, holidays: frozenset[date] = frozenset()) -> Settings:
+    """sqm's defaults with volume watched and the run's ``overrides`` of ``detectors``; the series' holidays
+    in the calendar, as a supervisor would set them (unless ``overrides["holidays"]`` is False)."""
     d = Settings().detectors
-    return Settings(detectors={"swing": {**d.swing, "volume": 0.30}, "window": WINDOW, "cusum": CUSUM,
-                               "holidays": sorted(holidays) if HOLIDAYS else [], "evidence_window": EVIDENCE,
-                               **({} if RHYTHM is None else {"rhythm": RHYTHM}),
-                               **({} if FAST is None else {"fast_windows": FAST}),
-                               **({} if DRIFT is None else {"drift": DRIFT})})
+    det = {"swing": {**d.swing, "volume": 0.30}, **overrides}
+    det["holidays"] = sorted(holidays) if det.get("holidays", True) else []
+    return Settings(detectors=det)
 
 
 def river_model():
@@ -71,15 +61,14 @@ def hst_model():
     return compose.Pipeline(preprocessing.MinMaxScaler(), anomaly.QuantileFilter(anomaly.HalfSpaceTrees(seed=42), q=0.995))
 
 
-def run_one(job: tuple[float, str | None, int, int, str, list[str], bool, str | None, list[str] | None,
-                       list[int] | None, list[str] | None]) -> dict:
-    global WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM, FAST, DRIFT
-    per_hour, kind, seed, days, WINDOW, CUSUM, HOLIDAYS, EVIDENCE, RHYTHM, FAST, DRIFT = job
+def run_one(job: tuple[float, str | None, int, int, dict]) -> dict:
+    per_hour, kind, seed, days, overrides = job
+    window, evidence = overrides["window"], overrides["evidence_window"]
     rng = np.random.default_rng(seed)
     incs = incidents_for(kind, days, rng) if kind else []
     holidays = frozenset() if kind else frozenset({date(2026, 3, 4)})
     series = Series(START, per_hour, days * 1440, incs, holidays)
-    mon = build_monitor(settings(holidays))
+    mon = build_monitor(settings(overrides, holidays))
     rivers = {k: river_model() for k in KPIS}
     fired: dict[str, list[datetime]] = {k: [] for k in KPIS}
     river_fired: dict[str, list[datetime]] = {k: [] for k in KPIS}
@@ -90,11 +79,11 @@ def run_one(job: tuple[float, str | None, int, int, str, list[str], bool, str | 
     spent = 0.0
     updates = 0
     first = last = None
-    for snap in snapshots(series, seed, window=WINDOW, evidence=EVIDENCE):
+    for snap in snapshots(series, seed, window=window, evidence=evidence):
         t = time.process_time()  # CPU time: the machine may be shared
         found = mon.update(snap)
         spent += time.process_time() - t
-        if snap.window != WINDOW:
+        if snap.window != window:
             continue  # evidence for the CUSUMs only (its cost counts in the next update's)
         updates += 1
         first = first or snap.end
@@ -154,6 +143,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--window", default="60m", choices=["60m", "5m", "1m"], help="the detector window fed to the monitor")
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
+    ap.add_argument("--cusum-h", type=float, default=None, help="the CUSUM's threshold in nats (detectors.cusum_h); default: the settings'")
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
     ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="the tumbling window also fed to the monitor (fast windows, CUSUMs); default: the settings' (1m); none")
     ap.add_argument("--rhythm", default=None,
@@ -174,16 +164,19 @@ def main() -> None:
     cal = not args.no_holidays
     ev = Settings().detectors.evidence_window if args.evidence is None else None if args.evidence == "none" else args.evidence
     rh = None if args.rhythm is None else [k for k in args.rhythm.split(",") if k and k != "none"]
-    jobs = [(s, k, 100 + i, args.days, args.window, cusum, cal, ev, rh, fast, drift)
-            for s in sizes for k in kinds for i in range(args.seeds)]
-    jobs += [(s, None, 900 + i, args.days, args.window, cusum, cal, ev, rh, fast, drift) for s in sizes for i in range(args.quiet_seeds)]
+    overrides = {"window": args.window, "cusum": cusum, "holidays": cal, "evidence_window": ev,
+                 **({} if rh is None else {"rhythm": rh}), **({} if fast is None else {"fast_windows": fast}),
+                 **({} if drift is None else {"drift": drift}),
+                 **({} if args.cusum_h is None else {"cusum_h": args.cusum_h})}
+    jobs = [(s, k, 100 + i, args.days, overrides) for s in sizes for k in kinds for i in range(args.seeds)]
+    jobs += [(s, None, 900 + i, args.days, overrides) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(run_one, jobs))
     wall = time.perf_counter() - t0
 
     quiet = [r for r in results if r["kind"] is None]
-    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'}, evidence {ev or args.window},"
+    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'} (h {settings(overrides).detectors.cusum_h}), evidence {ev or args.window},"
           f" rhythm {'default' if rh is None else rh or 'off'}, fast windows {'default' if fast is None else fast or 'off'}, drift {'default' if drift is None else drift or 'off'}"
           f" ({len(jobs)} series-weeks, {wall:.0f} s)\n")
     print("## false alerts per series-day on quiet weeks (5 KPI series per team, a holiday included)\n")

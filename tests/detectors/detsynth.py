@@ -21,10 +21,12 @@ def rolling_timeout(
     team: str = "billing",
     channel: str = "*",
     window: int = 60,
+    with_minutes: bool = False,
 ) -> Iterator[KpiSnapshot]:
     """Rolling ``window``-minute snapshots of timeout_rate, one per minute.
 
-    ``incident`` is (start minute, length in minutes, relative change).
+    ``incident`` is (start minute, length in minutes, relative change). ``with_minutes``: each
+    minute's own 1-minute snapshot comes first (the per-minute evidence the flow feeds).
     """
     rng = random.Random(seed)
     buckets: list[tuple[int, int]] = []
@@ -36,19 +38,20 @@ def rolling_timeout(
             p = min(1.0, p0 * (1 + incident[2]))
         k = sum(1 for _ in range(n) if rng.random() < p)
         buckets.append((n, k))
-        win = buckets[-window:]
-        n_w = sum(b[0] for b in win)
-        k_w = sum(b[1] for b in win)
         end = T0 + timedelta(minutes=m + 1)
-        yield KpiSnapshot(
-            window="60m" if window == 60 else "1m",
-            start=end - timedelta(minutes=window),
-            end=end,
-            team=team,
-            channel=channel,
-            kpis={"timeout_rate": k_w / n_w if n_w else None, "volume": float(n_w)},
-            n={"timeout_rate": n_w, "volume": n_w},
-        )
+        for size in ((1, window) if with_minutes else (window,)):
+            win = buckets[-size:]
+            n_w = sum(b[0] for b in win)
+            k_w = sum(b[1] for b in win)
+            yield KpiSnapshot(
+                window="60m" if size == 60 else "1m",
+                start=end - timedelta(minutes=size),
+                end=end,
+                team=team,
+                channel=channel,
+                kpis={"timeout_rate": k_w / n_w if n_w else None, "volume": float(n_w)},
+                n={"timeout_rate": n_w, "volume": n_w},
+            )
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

@@ -53,3 +53,33 @@ def test_a_count_cusum_with_both_sides_finds_surges_and_drops_in_minutes():
 
 def test_a_count_cusum_stays_quiet_at_the_expected_rate():
     assert max(_run(RateCusum(swing=0.3, direction="both", kind="count"), _counts(1.0, minutes=24 * 60))) < 1
+
+
+def test_a_series_that_wanders_more_than_its_n_adds_up_evidence_more_slowly():
+    plain, noisy = RateCusum(swing=0.2, h=12.0), RateCusum(swing=0.2, h=12.0)
+    for k in range(60):  # an hour of minutes at 12 % instead of 10 %, 40 contacts a minute
+        x = _minute(0.12, 40, k, expected=0.10, n_base=5000)
+        plain.learn_one(x)
+        noisy.learn_one({**x, "noise": 2.0})  # twice the variance its n explains
+    assert plain.score_one(x) > 0
+    assert abs(noisy.score_one(x) - plain.score_one(x) / 2) < 0.05
+
+
+def test_half_way_to_the_alarm_is_reported_before_the_alarm():
+    det = RateCusum(swing=0.2, h=12.0)
+    half_way_at = alarm_at = None
+    for k in range(600):  # 30 % more timeouts, 40 contacts a minute
+        x = _minute(0.13, 40, k, expected=0.10, n_base=5000)
+        det.learn_one(x)
+        half_way_at = k if half_way_at is None and det.half_way else half_way_at
+        alarm_at = k if alarm_at is None and det.score_one(x) >= 1 else alarm_at
+    assert half_way_at is not None and alarm_at is not None
+    assert half_way_at < alarm_at
+
+
+def test_the_reference_value_keeps_two_baseline_sd_from_a_small_baseline():
+    # a 10 % rate known from 200 contacts (sd 2.1 points): a minute at 11.5 % is within the
+    # baseline's own error, so it is no evidence; known from 20,000 contacts it is
+    x = _minute(0.115, 400, 0, expected=0.10, n_base=200)
+    assert RateCusum(swing=0.2).score_one(x) == 0
+    assert RateCusum(swing=0.2).score_one({**x, "n_base": 20000}) > 0

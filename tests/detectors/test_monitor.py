@@ -414,3 +414,22 @@ def test_an_incident_on_a_later_day_is_not_learned_as_that_days_rhythm(monkeypat
     monkeypatch.setattr(monitor_module, "RHYTHM_DELAY_S", 0.0)  # learned at once
     at_once = first_fire()
     assert at_once is None or at_once > delayed + 10, (at_once, delayed)
+
+
+def test_a_20pct_timeout_rise_no_single_hour_can_show_adds_up_to_one_alert(monkeypatch):
+    # 2,000 contacts an hour at 10 %: +20 % is 1.9 sd of a rolling hour, so only the
+    # per-minute evidence, added up over about two hours, can be sure of it
+    settings = Settings(detectors={"cusum": ["timeout_rate"]})
+    at = 26 * 60  # per-minute evidence counts a day after the series' first window
+
+    def series(seed: int, incident=None, minutes: int = at + 300):
+        return rolling_timeout(seed, per_hour=2000, minutes=minutes, incident=incident, with_minutes=True)
+
+    found = feed(build_monitor(settings), series(0, (at, 240, 0.20)))
+    firing = [a for _, a in found if a.status == "firing"]
+    assert [(a.kpi, a.detector, a.direction, a.team) for a in firing] == [("timeout_rate", "cusum", "up", "billing")]
+    assert T0 + timedelta(minutes=at) < firing[0].end <= T0 + timedelta(minutes=at + 240)
+    assert feed(build_monitor(settings), series(1, minutes=3 * 1440)) == []  # three quiet days
+    # the baseline holds still while the evidence builds up; learning on, it takes the rise in
+    monkeypatch.setattr(KpiMonitor, "_held", lambda self, track, end: False)
+    assert [a for _, a in feed(build_monitor(settings), series(0, (at, 240, 0.20))) if a.status == "firing"] == []
