@@ -144,6 +144,8 @@ def main() -> None:
     ap.add_argument("--window", default="60m", choices=["60m", "5m", "1m"], help="the detector window fed to the monitor")
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
     ap.add_argument("--cusum-h", type=float, default=None, help="the CUSUM's threshold in nats (detectors.cusum_h); default: the settings'")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="any other detectors setting, e.g. --set persistence=2 --set 'z_min=4.0' (repeatable)")
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
     ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="the tumbling window also fed to the monitor (fast windows, CUSUMs); default: the settings' (1m); none")
     ap.add_argument("--rhythm", default=None,
@@ -167,7 +169,8 @@ def main() -> None:
     overrides = {"window": args.window, "cusum": cusum, "holidays": cal, "evidence_window": ev,
                  **({} if rh is None else {"rhythm": rh}), **({} if fast is None else {"fast_windows": fast}),
                  **({} if drift is None else {"drift": drift}),
-                 **({} if args.cusum_h is None else {"cusum_h": args.cusum_h})}
+                 **({} if args.cusum_h is None else {"cusum_h": args.cusum_h}),
+                 **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
     jobs = [(s, k, 100 + i, args.days, overrides) for s in sizes for k in kinds for i in range(args.seeds)]
     jobs += [(s, None, 900 + i, args.days, overrides) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()
@@ -176,7 +179,7 @@ def main() -> None:
     wall = time.perf_counter() - t0
 
     quiet = [r for r in results if r["kind"] is None]
-    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'} (h {settings(overrides).detectors.cusum_h}), evidence {ev or args.window},"
+    print(f"# detection benchmark, {args.window} windows, cusum {cusum or 'off'} (h {settings(overrides).detectors.cusum_h}), {' '.join(args.set) or 'no --set'}, evidence {ev or args.window},"
           f" rhythm {'default' if rh is None else rh or 'off'}, fast windows {'default' if fast is None else fast or 'off'}, drift {'default' if drift is None else drift or 'off'}"
           f" ({len(jobs)} series-weeks, {wall:.0f} s)\n")
     print("## false alerts per series-day on quiet weeks (5 KPI series per team, a holiday included)\n")
