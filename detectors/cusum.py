@@ -17,7 +17,7 @@ stepped every minute contributes once an hour), so no contact is counted twice.
 ...     score = det.score_one(x)
 ...     det.learn_one(x)
 >>> round(score, 2)
-1.47
+1.89
 """
 
 from __future__ import annotations

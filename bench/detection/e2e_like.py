@@ -14,6 +14,7 @@ expects; ``--quiet`` leaves the incident out (every firing is then a false alert
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -67,12 +68,15 @@ def main() -> None:
     ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="detectors.evidence_window, fed (default: the settings'; none)")
     ap.add_argument("--cusum", default=None, help="detectors.cusum, comma-separated (default: the settings')")
     ap.add_argument("--fast", default=None, help="detectors.fast_windows (minutes, comma-separated; 'none')")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="any other detectors setting, e.g. --set 'drift=[\"timeout_rate\"]' (repeatable)")
     args = ap.parse_args()
     det: dict[str, object] = {} if args.evidence is None else {"evidence_window": None if args.evidence == "none" else args.evidence}
     if args.fast is not None:
         det["fast_windows"] = [int(m) for m in args.fast.split(",") if m and m != "none"]
     if args.cusum is not None:
         det["cusum"] = [k for k in args.cusum.split(",") if k]
+    det.update({k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)})
     settings = Settings(detectors=det)
     ok = 0
     for seed in range(args.seeds):
