@@ -95,7 +95,7 @@ class _Track:
     span: float = 0.0
     """Length (s) of the fast window the firing value is from; 0: the detector window."""
     rhythm_wait: deque[Observation] | None = None
-    """Windows (one per RHYTHM_STEP_S) the rhythm learns once they are RHYTHM_DELAY_S old."""
+    """Windows (one per RHYTHM_STEP_S) the hour-of-week tables (rhythm, drift) learn once RHYTHM_DELAY_S old."""
     held_since: float | None = None
     """When the CUSUM went past half its threshold (the baseline holds still since then)."""
     fast_noise: list[tuple[float, int]] | None = None
@@ -369,22 +369,26 @@ class KpiMonitor:
         return judged
 
     @staticmethod
-    def _learn_rhythm(track: _Track, x: Observation | None, end: float, *, paused: bool) -> None:
-        """The rhythm is what every day looks like: it learns each window ``x`` RHYTHM_DELAY_S after it ended.
+    def _learn_late(track: _Track, x: Observation | None, end: float, *, paused: bool) -> None:
+        """The hour-of-week tables (rhythm, drift) are what every day looks like: they learn each window
+        ``x`` RHYTHM_DELAY_S after it ended.
 
         Learned at once, an hour slot seen on one earlier day would take half of this
-        hour's values, a starting incident included, and hide it. While an incident of
-        the KPI is open (``paused``) the windows wait; they are learned once it resolves
-        or is adapted to: what recurs every night is rhythm, even if it fired the first time.
+        hour's values, a starting incident (or a drift) included, and hide it. While an
+        incident of the KPI is open (``paused``) the windows wait; they are learned once
+        it resolves or is adapted to: what recurs every night is rhythm, even if it fired
+        the first time.
         """
-        assert track.rhythm is not None
         waiting = track.rhythm_wait
         if waiting is None:
             waiting = track.rhythm_wait = deque(maxlen=RHYTHM_WAIT_MAX)
         if x is not None and (not waiting or x["end"] - waiting[-1]["end"] >= RHYTHM_STEP_S):
             waiting.append(x)
         while waiting and waiting[0]["end"] <= end - RHYTHM_DELAY_S and not paused:
-            track.rhythm.learn_one(waiting.popleft())
+            late = waiting.popleft()
+            for table in (track.rhythm, track.drift):
+                if table is not None:
+                    table.learn_one(late)
 
     def _held(self, track: _Track, end: float) -> bool:
         """Whether the KPI's baseline holds still because its CUSUM is half-way to an alarm.
@@ -567,11 +571,9 @@ class KpiMonitor:
                 track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too
                 track.rebased = True
             det.learn_one(x)
-            if track.drift is not None:
-                track.drift.learn_one(x)
-        if track.rhythm is not None:
+        if track.rhythm is not None or track.drift is not None:
             paused = (inc.suspect or held) and not adapting
-            self._learn_rhythm(track, x if not holiday and not cold else None, end, paused=paused)
+            self._learn_late(track, x if not holiday and not cold else None, end, paused=paused)
         if not inc.suspect:
             track.rebased = False
             if fast_z and track.fast_noise is not None and not holiday:

@@ -30,6 +30,8 @@ import math
 from collections.abc import Iterator
 from typing import Any, Literal
 
+from river import stats
+
 from detectors.base import Detector, Evidence, Observation, relative
 from detectors.noise import inverse, scale, variance
 
@@ -69,9 +71,13 @@ class SeasonalBaseline(Detector):
         small team's quiet hours are not judged by the spread of its busy ones.
     kind, cv
         The sampling kind of a KPI with an ``n`` (:mod:`detectors.noise`: ratio,
-        seconds, score): the spread is never taken below the sampling noise of
-        the expected value at the window's ``n``, for the same reason (a night's
-        60 contacts are judged by their own noise, not by the day's 2,000).
+        seconds, score): the spread is then the sampling noise of the window at
+        its ``n`` and of the slot (an average of a few earlier hours like it),
+        times the overdispersion measured on the windows learned: the square of
+        the rolling median |z| over about a day of them, over 0.6745 (the median
+        |z| of pure noise); never below 1. A median, so that a drift the table is
+        slow to see does not widen its own band. A night's 60 contacts are judged
+        by their own noise, not by the day's 2,000, and a day's by theirs.
     any_day
         An hour never seen on this kind of day (weekday or weekend) takes the same
         hour of the other kind: for a daily *shape* (the rhythm), a Sunday's is a
@@ -85,6 +91,10 @@ class SeasonalBaseline(Detector):
     kind: str | None = None
     cv = 1.0
     any_day = False
+    _abs_z: stats.RollingQuantile | None = None
+    """Kind tables: the rolling median |z| of the windows learned (their measured overdispersion)."""
+    _abs_z_n = 0
+    Z_MEMORY = 288
 
     def __init__(
         self,
@@ -165,6 +175,23 @@ class SeasonalBaseline(Detector):
     def learning(self) -> bool:
         return self._n < self.grace_period
 
+    def _sampling_var(self, x: Observation) -> float | None:
+        """Variance (stable scale) of the window's value vs its slot: the window's sampling noise at ``n`` and
+        the slot's, an average of about as many earlier hours as it has seen (at most 10)."""
+        n = x.get("n")
+        if self.kind is None or not n:
+            return None
+        seen = min((self._day_seen[day] for _, day, w in self._slots(x) if w > 0.05), default=1.0)
+        return variance(self.kind, float(n), self.cv) * (1.0 + 1.0 / max(1.0, min(seen, 10.0)))
+
+    @property
+    def overdispersion(self) -> float:
+        """Kind tables: how much more the windows wander around the table than sampling explains (>= 1)."""
+        q = self._abs_z
+        if q is None or self._abs_z_n < self.Z_MEMORY // 4:
+            return 1.0
+        return max(1.0, (q.get() / 0.6745) ** 2)
+
     def learn_one(self, x: Observation) -> None:
         y = x.get("y")
         if y is None:
@@ -174,6 +201,12 @@ class SeasonalBaseline(Detector):
         end = float(x["end"])
         hours = min(1.0, max(end - self._last_end, 0.0) / 3600.0) if self._last_end is not None else 1.0
         self._last_end = end
+        var = self._sampling_var(x)
+        if var is not None and self.kind is not None and not self.learning and self.known(x):
+            if self._abs_z is None:
+                self._abs_z = stats.RollingQuantile(q=0.5, window_size=self.Z_MEMORY)
+            self._abs_z_n += 1
+            self._abs_z.update(abs(scale(self.kind, y) - scale(self.kind, self.expected_one(x))) / math.sqrt(var))
         if self._n == 0:
             self._level = y
         resid = y - self._level - self._seasonal(slots)
@@ -202,16 +235,16 @@ class SeasonalBaseline(Detector):
             self._level += float(y) - self.expected_one(x)
 
     def spread_one(self, x: Observation) -> float:
-        """The robust sd around ``expected_one(x)``, at least the sampling noise (Poisson for counts; with
-        ``kind``, that of the expected value at ``x["n"]``)."""
+        """The sd around ``expected_one(x)``: the robust spread, at least the Poisson noise for counts; with
+        ``kind`` and ``x["n"]``, the sampling noise of the window and the slot times the measured overdispersion."""
         expected = self.expected_one(x)
         sd = max(1.2533 * self._abs, 1e-9 * max(1.0, abs(expected)))
         if self.counts:
             return max(sd, math.sqrt(max(expected, 1.0)))
-        n = x.get("n")
-        if self.kind is not None and n:
-            g, s = scale(self.kind, expected), math.sqrt(variance(self.kind, float(n), self.cv))
-            sd = max(sd, (inverse(self.kind, g + s) - inverse(self.kind, g - s)) / 2)
+        var = self._sampling_var(x)
+        if var is not None and self.kind is not None:
+            g, s = scale(self.kind, expected), math.sqrt(var * self.overdispersion)
+            return (inverse(self.kind, g + s) - inverse(self.kind, g - s)) / 2
         return sd
 
     def explain_one(self, x: Observation) -> Evidence | None:
