@@ -187,10 +187,8 @@ class SeasonalBaseline(Detector):
     @property
     def overdispersion(self) -> float:
         """Kind tables: how much more the windows wander around the table than sampling explains (>= 1)."""
-        q = self._abs_z
-        if q is None or self._abs_z_n < self.Z_MEMORY // 4:
-            return 1.0
-        return max(1.0, (q.get() / 0.6745) ** 2)
+        median = self._abs_z.get() if self._abs_z is not None and self._abs_z_n >= self.Z_MEMORY // 4 else None
+        return max(1.0, (median / 0.6745) ** 2) if median is not None else 1.0
 
     def learn_one(self, x: Observation) -> None:
         y = x.get("y")
