@@ -57,16 +57,12 @@ class RateCusum(Detector):
     every morning does not add its rise up to an alarm. The test's reference
     value (half-way between "as expected" and "moved by ``swing``", where a
     window's evidence turns positive) is kept at least 2 baseline sd from the
-    expected value, so a baseline that is a little off does not add up to an alarm. An optional ``noise`` (>= 1, the variance
-    multiplier the series showed beyond its sampling noise) divides the
-    log-likelihood ratio, as a quasi-likelihood does: a series that wanders more
-    than its ``n`` explains adds up evidence more slowly.
+    expected value, so a baseline that is a little off does not add up to an
+    alarm. An optional ``noise`` (>= 1, the variance multiplier the series
+    showed beyond its sampling noise) divides the log-likelihood ratio, as a
+    quasi-likelihood does: a series that wanders more than its ``n`` explains
+    adds up evidence more slowly.
     """
-
-    @property
-    def half_way(self) -> bool:
-        """Whether the sum is past half the threshold: evidence is building up (the baseline should not learn it)."""
-        return max(self._s, self._s2) >= self.h / 4
 
     grace_period = 0
     _s2 = 0.0
@@ -94,6 +90,12 @@ class RateCusum(Detector):
     @property
     def learning(self) -> bool:
         return False
+
+    @property
+    def building(self) -> bool:
+        """Whether the sum is past a quarter of the threshold: evidence is building up (the baseline it is
+        tested against should not learn it)."""
+        return max(self._s, self._s2) >= self.h / 4
 
     def reset(self) -> None:
         self._s = 0.0

@@ -97,7 +97,7 @@ class _Track:
     rhythm_wait: deque[Observation] | None = None
     """Windows (one per RHYTHM_STEP_S) the hour-of-week tables (rhythm, drift) learn once RHYTHM_DELAY_S old."""
     held_since: float | None = None
-    """When the CUSUM went past half its threshold (the baseline holds still since then)."""
+    """When the CUSUM's evidence started building up (past a quarter of its threshold; the baseline holds still)."""
     fast_noise: list[tuple[float, int]] | None = None
     """Per fast window: running mean of its z^2 vs the baseline while the KPI was calm, and how many."""
 
@@ -391,13 +391,13 @@ class KpiMonitor:
                     table.learn_one(late)
 
     def _held(self, track: _Track, end: float) -> bool:
-        """Whether the KPI's baseline holds still because its CUSUM is half-way to an alarm.
+        """Whether the KPI's baseline holds still because its CUSUM's evidence is building up.
 
         A small lasting shift (+20 % timeouts) needs hours of contacts to be sure of;
         a rolling baseline that kept learning would take it in before the evidence
         is complete. After ``adapt_after_s`` of holding without an alarm it learns again.
         """
-        if track.cusum is None or not track.cusum.half_way:
+        if track.cusum is None or not track.cusum.building:
             track.held_since = None
             return False
         if track.held_since is None:

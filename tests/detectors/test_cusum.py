@@ -65,16 +65,16 @@ def test_a_series_that_wanders_more_than_its_n_adds_up_evidence_more_slowly():
     assert abs(noisy.score_one(x) - plain.score_one(x) / 2) < 0.05
 
 
-def test_half_way_to_the_alarm_is_reported_before_the_alarm():
+def test_evidence_building_up_is_reported_before_the_alarm():
     det = RateCusum(swing=0.2, h=12.0)
-    half_way_at = alarm_at = None
+    building_at = alarm_at = None
     for k in range(600):  # 30 % more timeouts, 40 contacts a minute
         x = _minute(0.13, 40, k, expected=0.10, n_base=5000)
         det.learn_one(x)
-        half_way_at = k if half_way_at is None and det.half_way else half_way_at
+        building_at = k if building_at is None and det.building else building_at
         alarm_at = k if alarm_at is None and det.score_one(x) >= 1 else alarm_at
-    assert half_way_at is not None and alarm_at is not None
-    assert half_way_at < alarm_at
+    assert building_at is not None and alarm_at is not None
+    assert building_at < alarm_at
 
 
 def test_the_reference_value_keeps_two_baseline_sd_from_a_small_baseline():
