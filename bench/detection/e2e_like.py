@@ -14,7 +14,6 @@ expects; ``--quiet`` leaves the incident out (every firing is then a false alert
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
 from flowlike import minutes  # noqa: E402
+from suite import add_set_option, parse_set  # noqa: E402
 
 from detectors import build_monitor  # noqa: E402
 from sqm.config import Settings  # noqa: E402
@@ -68,15 +68,14 @@ def main() -> None:
     ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="detectors.evidence_window, fed (default: the settings'; none)")
     ap.add_argument("--cusum", default=None, help="detectors.cusum, comma-separated (default: the settings')")
     ap.add_argument("--fast", default=None, help="detectors.fast_windows (minutes, comma-separated; 'none')")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                    help="any other detectors setting, e.g. --set 'drift=[\"timeout_rate\"]' (repeatable)")
+    add_set_option(ap)
     args = ap.parse_args()
     det: dict[str, object] = {} if args.evidence is None else {"evidence_window": None if args.evidence == "none" else args.evidence}
     if args.fast is not None:
         det["fast_windows"] = [int(m) for m in args.fast.split(",") if m and m != "none"]
     if args.cusum is not None:
         det["cusum"] = [k for k in args.cusum.split(",") if k]
-    det.update({k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)})
+    det.update(parse_set(args.set))
     settings = Settings(detectors=det)
     ok = 0
     for seed in range(args.seeds):

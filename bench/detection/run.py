@@ -32,7 +32,7 @@ sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 import numpy as np  # noqa: E402
 from river import anomaly, compose, preprocessing  # noqa: E402
-from suite import CST, KINDS, Series, incidents_for, kl_per_contact, snapshots  # noqa: E402
+from suite import CST, KINDS, Series, add_set_option, incidents_for, kl_per_contact, parse_set, snapshots  # noqa: E402
 
 from detectors import build_monitor  # noqa: E402
 from detectors.backtest import score_alerts  # noqa: E402
@@ -144,8 +144,7 @@ def main() -> None:
     ap.add_argument("--window", default="60m", choices=["60m", "5m", "1m"], help="the detector window fed to the monitor")
     ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
     ap.add_argument("--cusum-h", type=float, default=None, help="the CUSUM's threshold in nats (detectors.cusum_h); default: the settings'")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                    help="any other detectors setting, e.g. --set persistence=2 --set 'z_min=4.0' (repeatable)")
+    add_set_option(ap)
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
     ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="the tumbling window also fed to the monitor (fast windows, CUSUMs); default: the settings' (1m); none")
     ap.add_argument("--rhythm", default=None,
@@ -170,7 +169,7 @@ def main() -> None:
                  **({} if rh is None else {"rhythm": rh}), **({} if fast is None else {"fast_windows": fast}),
                  **({} if drift is None else {"drift": drift}),
                  **({} if args.cusum_h is None else {"cusum_h": args.cusum_h}),
-                 **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
+                 **parse_set(args.set)}
     jobs = [(s, k, 100 + i, args.days, overrides) for s in sizes for k in kinds for i in range(args.seeds)]
     jobs += [(s, None, 900 + i, args.days, overrides) for s in sizes for i in range(args.quiet_seeds)]
     t0 = time.perf_counter()

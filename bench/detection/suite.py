@@ -11,6 +11,8 @@ emits. The truth (rates before/after) is kept for the CUSUM oracle.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,17 @@ CST = timezone(timedelta(hours=8))
 BASE = {"timeout_rate": 0.10, "csat": 0.90, "complaint_rate": 0.015, "frt_avg_s": 40.0, "volume": 1.0}
 SURVEY_RATE = 0.30
 FRT_CV = 1.5
+
+
+def add_set_option(ap: argparse.ArgumentParser) -> None:
+    """``--set KEY=JSON`` (repeatable): any detectors setting for a bench run; read with :func:`parse_set`."""
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="any other detectors setting, e.g. --set persistence=2 --set 'drift=[\"timeout_rate\"]'")
+
+
+def parse_set(items: list[str]) -> dict:
+    """The detectors settings given with ``--set``: ``["persistence=2"]`` -> ``{"persistence": 2}``."""
+    return {k: json.loads(v) for k, v in (item.split("=", 1) for item in items)}
 
 
 @dataclass(frozen=True)
