@@ -494,6 +494,9 @@ class KpiMonitor:
         ev = det.explain_one(x) if x is not None else None
         was_suspect = inc.suspect
         cold = age < rule.cold_start_s
+        unseen = (
+            x is not None and isinstance(det, SwingDetector) and inc.phase != "firing" and _rhythm_unseen(track, det, x, age)
+        )
         if isinstance(det, SeasonalBaseline):
             score = decision_score(ev, rule.direction, det.z_min, rule.swing)
         else:
@@ -540,7 +543,7 @@ class KpiMonitor:
             score,
             severity,
             eligible=y is not None and n >= rule.min_n,
-            learning=holiday or (y is not None and (ev is None or cold)),
+            learning=holiday or (y is not None and (ev is None or cold or unseen)),
         )
         if event == "fire":
             track.owner = owner
@@ -679,26 +682,44 @@ class KpiMonitor:
         return rank(kids, kind=track.rule.kind, sign=_bad_sign(track.rule, ev), top=self.top_contributors)
 
 
+def _rhythm_then(track: _Track, det: SwingDetector, x: Observation, age: float) -> Observation | None:
+    """A window as long as ``x`` at the rolling baseline's (n-weighted) centre, once the KPI's rhythm may speak
+    (after a day of history); None before, or without a rhythm."""
+    rh = track.rhythm
+    if rh is None or rh.learning or age < DRIFT_COLD_START_S:
+        return None
+    centre = det.centre(float(x["start"]))
+    if centre is None:
+        return None
+    half = (float(x["end"]) - float(x["start"])) / 2
+    return {"start": centre - half, "end": centre + half}
+
+
 def _rhythm_factor(track: _Track, det: SwingDetector, x: Observation, age: float) -> float:
     """How the KPI's hour-of-week rhythm moves it from the baseline's time to ``x``'s (1 if unknown).
 
     After a day of history: the rhythm's expected value for ``x`` over its expected
     value for a window at the baseline's (n-weighted) centre, within [0.5, 2].
     """
-    rh = track.rhythm
-    if rh is None or rh.learning or age < DRIFT_COLD_START_S:
-        return 1.0
-    centre = det.centre(float(x["start"]))
-    if centre is None:
-        return 1.0
-    half = (float(x["end"]) - float(x["start"])) / 2
-    then: Observation = {"start": centre - half, "end": centre + half}
-    if not (rh.known(x) and rh.known(then)):
+    then, rh = _rhythm_then(track, det, x, age), track.rhythm
+    if then is None or rh is None or not (rh.known(x) and rh.known(then)):
         return 1.0
     e_now, e_then = rh.expected_one(x), rh.expected_one(then)
     if e_now <= 0 or e_then <= 0:
         return 1.0
     return min(2.0, max(0.5, e_now / e_then))
+
+
+def _rhythm_unseen(track: _Track, det: SwingDetector, x: Observation, age: float) -> bool:
+    """Whether, after its first day, the KPI's rhythm has never seen the hour of ``x`` or of its baseline.
+
+    Those are the hours of the series' cold start (not learned): the first time they
+    come round again nothing knows how they differ from the hours before (night FCR
+    dips, night timeouts rise), so the KPI is not judged there ("learning") until the
+    rhythm has seen them once.
+    """
+    then, rh = _rhythm_then(track, det, x, age), track.rhythm
+    return then is not None and rh is not None and not (rh.known(x) and rh.known(then))
 
 
 def decision_score(ev: Evidence | None, direction: str, z_min: float, min_change: float) -> float:

@@ -17,12 +17,23 @@ from streams import rollup as R
 from streams.simulator import Simulator
 
 
-def minutes(settings: Settings, sim: Simulator, until: datetime, *, chunk_s: float = 60.0) -> Iterator[R.Minute]:
-    """Closed minutes (snapshots of every window and dimension, children of the detector window)."""
+def minutes(
+    settings: Settings, sim: Simulator, until: datetime, *, chunk_s: float = 60.0, watch_from: datetime | None = None
+) -> Iterator[R.Minute]:
+    """Closed minutes (snapshots of every window and dimension, children of the detector window).
+
+    ``watch_from``: sqm starts watching then; the simulator's events before it are
+    dropped, as in ``sqm demo`` (the centre was already running: its earlier contacts
+    are still answered, resolved and complained about after sqm started).
+    """
     params = P.Params.of(settings)
     part = P.PartitionState(part="0")
     roll = R.RollupState(partitions=["0"], max_series=settings.streams.max_series)
     t = sim.start
+    if watch_from is not None and watch_from > t:
+        for _ in sim.events(watch_from):
+            pass
+        t = watch_from
     seq = 0
     while t < until:
         t_next = min(t + timedelta(seconds=chunk_s), until)

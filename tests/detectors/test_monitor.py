@@ -397,6 +397,27 @@ def test_the_daily_rhythm_of_response_times_is_not_an_incident_once_learned():
     assert T0 + timedelta(minutes=at) < late[0].end < T0 + timedelta(minutes=at + 60)
 
 
+def test_hours_the_rhythm_never_saw_are_not_judged_the_first_time_they_come_round(monkeypatch):
+    """The hours of a cold start are not learned by the rhythm; the next day, nothing knows how they differ
+    from the hours before. The KPI says "learning" there instead of alerting on its own daily rise."""
+    import detectors.monitor as monitor_module
+
+    # T0 is 16:00 local; sqm starts watching at 10:00 the next day, inside the morning rise (09:00-12:00,
+    # back by 16:00): the 6-hour cold start of response times covers it
+    snaps = [s for s in _frt_days(41, 3) if s.end > T0 + timedelta(hours=18)]
+    morning2 = (T0 + timedelta(hours=41), T0 + timedelta(hours=48))  # the next morning, 09:00-16:00
+    monitor = build_monitor(Settings(detectors={"swing": {"frt_avg_s": 0.3}}))
+    phases = []
+    for snap in snaps:
+        assert [a for a in monitor.update(snap) if a.status == "firing"] == [], snap.end
+        if morning2[0] <= snap.end < morning2[1]:
+            phases.append(monitor.phases["frt_avg_s"])
+    assert "learning" in phases and phases[-1] == "normal"
+    monkeypatch.setattr(monitor_module, "_rhythm_unseen", lambda *_: False)
+    judged = [a for _, a in feed(build_monitor(Settings(detectors={"swing": {"frt_avg_s": 0.3}})), snaps)]
+    assert [a for a in judged if a.status == "firing" and morning2[0] <= a.end < morning2[1]], "judged, it fires"
+
+
 def test_an_incident_on_a_later_day_is_not_learned_as_that_days_rhythm(monkeypatch):
     """The rhythm learns a window two hours after it ended: learned at once, an hour slot seen on one
     earlier day takes half of this hour's values, and a +60 % step would hide inside its own rhythm."""
