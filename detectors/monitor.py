@@ -32,7 +32,7 @@ from detectors.base import Evidence, Observation, observation
 from detectors.cusum import RateCusum
 from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
-from detectors.noise import cv_of, kind_of
+from detectors.noise import carry, cv_of, kind_of, rhythm_factor
 from detectors.reasons import firing_reason, fmt, resolved_reason
 from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TARGET_KPIS, TargetRule
@@ -296,7 +296,8 @@ class KpiMonitor:
                 if base is not None:
                     trend = det.trend(x["start"], x["end"]) if self.cusum_trend else 0.0
                     mid, half = (x["start"] + x["end"]) / 2, max(self.window_s, x["end"] - x["start"]) / 2
-                    expected = base[0] * _rhythm_factor(track, det, {"start": mid - half, "end": mid + half}, age)
+                    factor = _rhythm_factor(track, det, {"start": mid - half, "end": mid + half}, age)
+                    expected = carry(det.kind, base[0], factor)
                     track.cusum.learn_one(
                         {**x, "expected": expected, "n_base": base[1], "trend": trend, "noise": det.noise_at(x["end"])}
                     )
@@ -698,16 +699,14 @@ def _rhythm_then(track: _Track, det: SwingDetector, x: Observation, age: float) 
 def _rhythm_factor(track: _Track, det: SwingDetector, x: Observation, age: float) -> float:
     """How the KPI's hour-of-week rhythm moves it from the baseline's time to ``x``'s (1 if unknown).
 
-    After a day of history: the rhythm's expected value for ``x`` over its expected
-    value for a window at the baseline's (n-weighted) centre, within [0.5, 2].
+    After a day of history: :func:`detectors.noise.rhythm_factor` from the rhythm's
+    expected value for a window at the baseline's (n-weighted) centre to its expected
+    value for ``x`` (for a ratio, a factor on the odds).
     """
     then, rh = _rhythm_then(track, det, x, age), track.rhythm
     if then is None or rh is None or not (rh.known(x) and rh.known(then)):
         return 1.0
-    e_now, e_then = rh.expected_one(x), rh.expected_one(then)
-    if e_now <= 0 or e_then <= 0:
-        return 1.0
-    return min(2.0, max(0.5, e_now / e_then))
+    return rhythm_factor(det.kind, rh.expected_one(x), rh.expected_one(then))
 
 
 def _rhythm_unseen(track: _Track, det: SwingDetector, x: Observation, age: float) -> bool:

@@ -81,6 +81,52 @@ def inverse(kind: str, g: float) -> float:
     return math.exp(g)
 
 
+RHYTHM_LIMITS = {"ratio": (0.125, 8.0)}
+"""Least and greatest rhythm factor per kind (others: 0.5 and 2); a ratio's is a factor on its odds."""
+
+
+def rhythm_factor(kind: str, now: float, then: float) -> float:
+    """The factor that carries a KPI's usual value at one time (``then``) to another time's (``now``).
+
+    For a ratio it is a factor on the odds, for other kinds on the value, within
+    ``RHYTHM_LIMITS`` (1 when either value is out of range). An FCR that rises from
+    58 % at 02:00 to 90 % at 09:00 has odds 1.4 and 9.0: a factor of 6.5.
+
+    >>> rhythm_factor("seconds", 150.0, 100.0), round(rhythm_factor("ratio", 0.90, 0.58), 2)
+    (1.5, 6.52)
+    """
+    if kind == "ratio":
+        if not (0.0 < now < 1.0 and 0.0 < then < 1.0):
+            return 1.0
+        factor = (now / (1.0 - now)) / (then / (1.0 - then))
+    else:
+        if now <= 0.0 or then <= 0.0:
+            return 1.0
+        factor = now / then
+    low, high = RHYTHM_LIMITS.get(kind, (0.5, 2.0))
+    return min(high, max(low, factor))
+
+
+def carry(kind: str, value: float, factor: float) -> float:
+    """``value`` moved by a rhythm ``factor`` (:func:`rhythm_factor`): a ratio's odds times it, others times it.
+
+    On the odds a ratio stays below 1, and a level that is a little off at one time
+    stays a little off at another: an FCR 6 % above the usual night's (62 % against
+    58 %) is carried to 91 % at 09:00, where 90 % is usual, not to 96 %.
+
+    >>> carry("seconds", 100.0, 1.5), round(carry("ratio", 0.62, 6.52), 3), round(carry("ratio", 0.1, 1.0), 3)
+    (150.0, 0.914, 0.1)
+    """
+    if factor == 1.0:
+        return value
+    if kind == "ratio":
+        if not 0.0 < value < 1.0:
+            return value
+        odds = value / (1.0 - value) * factor
+        return odds / (1.0 + odds)
+    return value * factor
+
+
 def variance(kind: str, n: float, cv: float = 1.0) -> float:
     """Variance of g(value) for one window whose denominator is ``n``."""
     n = max(float(n), 1.0)

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from detectors.base import Detector, Evidence, Observation, relative
-from detectors.noise import inverse, scale, variance
+from detectors.noise import carry, inverse, scale, variance
 
 Z2_CAP = 16.0
 """One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
@@ -314,11 +314,8 @@ class SwingDetector(Detector):
         if base is None:
             return None
         expected, n_base = base
-        factor = float(x.get("rhythm") or 1.0)  # the KPI's daily rhythm from the baseline's time to this window's
-        if factor != 1.0:
-            expected *= factor
-            if self.kind == "ratio":
-                expected = min(expected, 0.999)
+        # the KPI's daily rhythm from the baseline's time to this window's (a ratio's on its odds)
+        expected = carry(self.kind, expected, float(x.get("rhythm") or 1.0))
         n = 1.0 if self.kind == "count" else float(x.get("n") or 0)
         sd = math.sqrt(variance(self.kind, n, self.cv) + variance(self.kind, n_base, self.cv))
         return expected, sd, (scale(self.kind, float(x["y"]), n) - scale(self.kind, expected, n_base)) / sd, n_base
