@@ -454,3 +454,48 @@ def test_a_20pct_timeout_rise_no_single_hour_can_show_adds_up_to_one_alert(monke
     # the baseline holds still while the evidence builds up; learning on, it takes the rise in
     monkeypatch.setattr(KpiMonitor, "_held", lambda self, track, end: False)
     assert [a for _, a in feed(build_monitor(settings), series(0, (at, 240, 0.20))) if a.status == "firing"] == []
+
+
+def _fcr_days(seed: int, days: int, deeper_night: int | None = None):
+    """Rolling hours of FCR with a daily rhythm: 60 % at night (1,200 resolutions an hour), 90 % by day (9,000
+    an hour), climbing 05:00-09:00 local and falling 20:00-24:00; on day ``deeper_night`` the night sinks to 45 %."""
+    import random
+
+    rng = random.Random(seed)
+    sums: list[tuple[int, int]] = []
+    for m in range(days * 1440):
+        end = T0 + timedelta(minutes=m + 1)
+        h = ((end.hour + 8) % 24) + end.minute / 60  # local (UTC+8)
+        day = min(1.0, max(0.0, (h - 5) / 4)) * min(1.0, max(0.0, (24 - h) / 4))
+        night = 0.45 if deeper_night is not None and m // 1440 == deeper_night and 1 <= h < 5 else 0.6
+        p, per_hour = night + (0.9 - night) * day, 1200 + 7800 * day
+        n = round(rng.gauss(per_hour / 60, (per_hour / 60) ** 0.5))
+        k = min(n, max(0, round(rng.gauss(n * p, (n * p * (1 - p)) ** 0.5))))
+        sums.append((n, k))
+        n_w, k_w = sum(b[0] for b in sums[-60:]), sum(b[1] for b in sums[-60:])
+        yield KpiSnapshot(window="60m", start=end - timedelta(minutes=60), end=end, team="billing",
+                          kpis={"fcr_rate": k_w / n_w}, n={"fcr_rate": n_w})
+
+
+def test_a_ratio_is_carried_by_its_rhythm_on_the_odds(monkeypatch):
+    """While an incident freezes the baseline, the rhythm carries it through the hours. A night FCR dip deeper
+    than usual is one incident, over when the night is; carried by multiplying, the baseline, a little above the
+    usual night's, expects more than the usual 90 % through the morning rise, and the morning fires again."""
+    import detectors.monitor as monitor_module
+    import detectors.swing as swing_module
+
+    settings = Settings(detectors={"swing": {"fcr_rate": 0.1}})
+    # T0 is 16:00 local; the third day's night (01:00-05:00 local) is deeper; its morning is 07:00-12:00
+    night, morning = T0 + timedelta(days=2), (T0 + timedelta(days=2, hours=15), T0 + timedelta(days=2, hours=20))
+
+    def after_the_first_day():
+        found = [a for _, a in feed(build_monitor(settings), _fcr_days(7, 4, deeper_night=2))]
+        return [a for a in found if a.end >= night]
+
+    odds = after_the_first_day()
+    assert [a.status for a in odds] == ["firing", "resolved"], [(a.end, a.reason_en) for a in odds]
+    assert odds[1].end < morning[0]
+    monkeypatch.setattr(swing_module, "carry", lambda kind, value, factor: min(value * factor, 0.999))
+    monkeypatch.setattr(monitor_module, "rhythm_factor", lambda kind, now, then: min(2.0, max(0.5, now / then)))
+    multiplied = after_the_first_day()
+    assert [a for a in multiplied if a.status == "firing" and morning[0] <= a.end < morning[1]], multiplied
