@@ -488,16 +488,15 @@ class KpiMonitor:
         x = observation(y, n, snap.start, snap.end) if y is not None else None
         end = x["end"] if x is not None else snap.end.timestamp()
         age = end - (self.first_end or end)
+        unseen = False  # after the first day, an hour the rhythm never saw: not judged
         if x is not None and isinstance(det, SwingDetector):
-            factor = _rhythm_factor(track, det, x, age)
+            factor, unseen = _rhythm(track, det, x, age)
             if factor != 1.0:
                 x["rhythm"] = factor
         ev = det.explain_one(x) if x is not None else None
         was_suspect = inc.suspect
         cold = age < rule.cold_start_s
-        unseen = (
-            x is not None and isinstance(det, SwingDetector) and inc.phase != "firing" and _rhythm_unseen(track, det, x, age)
-        )
+        unseen = unseen and inc.phase != "firing"
         if isinstance(det, SeasonalBaseline):
             score = decision_score(ev, rule.direction, det.z_min, rule.swing)
         else:
@@ -683,42 +682,33 @@ class KpiMonitor:
         return rank(kids, kind=track.rule.kind, sign=_bad_sign(track.rule, ev), top=self.top_contributors)
 
 
-def _rhythm_then(track: _Track, det: SwingDetector, x: Observation, age: float) -> Observation | None:
-    """A window as long as ``x`` at the rolling baseline's (n-weighted) centre, once the KPI's rhythm may speak
-    (after a day of history); None before, or without a rhythm."""
-    rh = track.rhythm
-    if rh is None or rh.learning or age < DRIFT_COLD_START_S:
-        return None
-    centre = det.centre(float(x["start"]))
-    if centre is None:
-        return None
-    half = (float(x["end"]) - float(x["start"])) / 2
-    return {"start": centre - half, "end": centre + half}
-
-
-def _rhythm_factor(track: _Track, det: SwingDetector, x: Observation, age: float) -> float:
-    """How the KPI's hour-of-week rhythm moves it from the baseline's time to ``x``'s (1 if unknown).
+def _rhythm(track: _Track, det: SwingDetector, x: Observation, age: float) -> tuple[float, bool]:
+    """How the KPI's hour-of-week rhythm moves it from the baseline's time to ``x``'s, and whether it cannot.
 
     After a day of history: :func:`detectors.noise.rhythm_factor` from the rhythm's
     expected value for a window at the baseline's (n-weighted) centre to its expected
-    value for ``x`` (for a ratio, a factor on the odds).
+    value for ``x`` (for a ratio, a factor on the odds); 1 before, or without a rhythm.
+    The flag is True when, after that day, the rhythm has never seen the hour of ``x``
+    or of the baseline: the hours of the series' cold start, which it did not learn.
+    The first time they come round nothing knows how they differ from the hours
+    before (night FCR dips, night timeouts rise), so the KPI is not judged there.
     """
-    then, rh = _rhythm_then(track, det, x, age), track.rhythm
-    if then is None or rh is None or not (rh.known(x) and rh.known(then)):
-        return 1.0
-    return rhythm_factor(det.kind, rh.expected_one(x), rh.expected_one(then))
+    rh = track.rhythm
+    if rh is None or rh.learning or age < DRIFT_COLD_START_S:
+        return 1.0, False
+    centre = det.centre(float(x["start"]))
+    if centre is None:
+        return 1.0, False
+    half = (float(x["end"]) - float(x["start"])) / 2
+    then: Observation = {"start": centre - half, "end": centre + half}
+    if not (rh.known(x) and rh.known(then)):
+        return 1.0, True
+    return rhythm_factor(det.kind, rh.expected_one(x), rh.expected_one(then)), False
 
 
-def _rhythm_unseen(track: _Track, det: SwingDetector, x: Observation, age: float) -> bool:
-    """Whether, after its first day, the KPI's rhythm has never seen the hour of ``x`` or of its baseline.
-
-    Those are the hours of the series' cold start (not learned): the first time they
-    come round again nothing knows how they differ from the hours before (night FCR
-    dips, night timeouts rise), so the KPI is not judged there ("learning") until the
-    rhythm has seen them once.
-    """
-    then, rh = _rhythm_then(track, det, x, age), track.rhythm
-    return then is not None and rh is not None and not (rh.known(x) and rh.known(then))
+def _rhythm_factor(track: _Track, det: SwingDetector, x: Observation, age: float) -> float:
+    """The factor of :func:`_rhythm` alone."""
+    return _rhythm(track, det, x, age)[0]
 
 
 def decision_score(ev: Evidence | None, direction: str, z_min: float, min_change: float) -> float:

@@ -413,7 +413,8 @@ def test_hours_the_rhythm_never_saw_are_not_judged_the_first_time_they_come_roun
         if morning2[0] <= snap.end < morning2[1]:
             phases.append(monitor.phases["frt_avg_s"])
     assert "learning" in phases and phases[-1] == "normal"
-    monkeypatch.setattr(monitor_module, "_rhythm_unseen", lambda *_: False)
+    rhythm = monitor_module._rhythm
+    monkeypatch.setattr(monitor_module, "_rhythm", lambda *args: (rhythm(*args)[0], False))
     judged = [a for _, a in feed(build_monitor(Settings(detectors={"swing": {"frt_avg_s": 0.3}})), snaps)]
     assert [a for a in judged if a.status == "firing" and morning2[0] <= a.end < morning2[1]], "judged, it fires"
 
