@@ -9,6 +9,12 @@ as in ``streams.flow``. Prints, per seed, the firing anomalies.
 ``--evidence 1m`` also feeds each series' final 1-minute snapshots to its monitor
 (before the detector window's snapshot of the same minute), as ``detectors.evidence_window``
 expects; ``--quiet`` leaves the incident out (every firing is then a false alert).
+``--running 72`` lets the centre run 72 hours before sqm starts watching (as ``sqm demo``
+does with 6): the simulator's centre otherwise opens empty when sqm starts, and its
+late-measured KPIs (e-mail timeouts, FCR: a contact not resolved in its session is
+resolved 2 h + Exp(8 h) later) carry a cold-start artefact for hours that a real centre,
+running long before sqm is installed, does not have. The realistic day of
+docs/detectors.md: ``--quiet --hours 64 --start-hour 0 --running 72 --first-seed S --seeds 1``.
 """
 
 from __future__ import annotations
