@@ -569,6 +569,8 @@ class KpiMonitor:
         adapting = (
             inc.phase == "firing" and inc.incident_start is not None and end - inc.incident_start >= self.adapt_after_s
         )
+        if isinstance(det, SwingDetector) and (adapting or event == "resolve"):
+            det.skip_noise_before(end)  # what overlaps the incident is not the series' noise
         if x is not None and (not (inc.suspect or held) or adapting) and not holiday:
             if adapting and track.drift is not None and not track.rebased:
                 track.drift.rebase(x)  # the new level is the normal now, for the hour-of-week opinion too

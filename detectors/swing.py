@@ -88,6 +88,7 @@ class SwingDetector(Detector):
     _Z2_CAP = Z2_CAP
     _HOUR_MEMORY = 36  # windows kept per window length / 12: about 3 days of one hour of the day
     _HOUR_PRIOR = 12  # as if one day of that hour had measured no overdispersion
+    _noise_from = -math.inf  # windows starting earlier teach the expected value, not the noise
     # defaults for detectors pickled before these existed (recovery snapshots of an older sqm)
     per_window = 12
     _step = 0.0
@@ -148,7 +149,8 @@ class SwingDetector(Detector):
         last = self._pending[-1][1] if self._pending else self._base[-1][1] if self._base else None
         if last is None or end - last >= self._stride(end - start) - 1e-6:
             raw = self._raw(x)
-            z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and self._warm else -1.0
+            measured = raw is not None and self._warm and start >= self._noise_from
+            z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and measured else -1.0
             self._pending.append((start, end, float(y), float(x.get("n") or 0), z2))
         if moved and not self._warm and len(self._base) >= max(self._kept(self.grace_period), 2):
             self._warm = self._settled(list(self._base))
@@ -192,6 +194,16 @@ class SwingDetector(Detector):
         s[0] += sign * e[3]
         s[1] += sign * (e[2] if self.kind == "count" else e[2] * e[3])
         s[2] += sign * (e[1] - e[0])
+
+    def skip_noise_before(self, t: float) -> None:
+        """Windows that start before ``t`` still teach the expected value, but not the noise.
+
+        They overlap an incident that just ended (or a level shift being learned): their
+        distance from the baseline is the incident's, and kept in the measured noise (the
+        hour-of-day memory keeps about 3 days) it would blind the detector at that hour
+        on the next days.
+        """
+        self._noise_from = max(self._noise_from, t)
 
     def discard_pending(self) -> None:
         """Forget observations not yet in the baseline (they overlap a suspect window)."""
