@@ -388,24 +388,32 @@ def test_an_incident_that_ended_does_not_teach_its_hour_noise(monkeypatch):
     assert noise < 1.5 < taught, (noise, taught)  # about 1.1 against 1.7
 
 
-def _frt_days(seed: int, days: int, incident: tuple[int, int, float] | None = None):
-    """Rolling hours of first responses whose mean doubles every day from 09:00 to 12:00 local and falls back
-    by 16:00 (about 25 answers a minute, cv 1.5); ``incident`` = (start minute, minutes, factor)."""
+def _rolling_hours(seed: int, days: int, kpi: str, minute):
+    """Rolling hours of ``kpi`` from T0, one a minute; ``minute(rng, m, h)`` draws minute ``m``'s (n, sum of
+    values) at local hour ``h`` (UTC+8, fractional)."""
     import random
 
     rng = random.Random(seed)
-    sums: list[tuple[int, float]] = []
+    sums: list[tuple[float, float]] = []
     for m in range(days * 1440):
         end = T0 + timedelta(minutes=m + 1)
-        h = ((end.hour + 8) % 24) + end.minute / 60  # local (UTC+8)
+        sums.append(minute(rng, m, ((end.hour + 8) % 24) + end.minute / 60))
+        n_w, s_w = sum(b[0] for b in sums[-60:]), sum(b[1] for b in sums[-60:])
+        yield KpiSnapshot(window="60m", start=end - timedelta(minutes=60), end=end, team="billing",
+                          kpis={kpi: s_w / n_w}, n={kpi: n_w})
+
+
+def _frt_days(seed: int, days: int, incident: tuple[int, int, float] | None = None):
+    """Rolling hours of first responses whose mean doubles every day from 09:00 to 12:00 local and falls back
+    by 16:00 (about 25 answers a minute, cv 1.5); ``incident`` = (start minute, minutes, factor)."""
+
+    def minute(rng, m: int, h: float) -> tuple[float, float]:
         rise = min(1.0, max(0.0, (h - 9) / 3)) * min(1.0, max(0.0, (16 - h) / 3))
         mu = 40.0 * (1 + rise) * (incident[2] if incident and incident[0] <= m < incident[0] + incident[1] else 1.0)
         n = max(1, round(rng.gauss(25, 5)))
-        sums.append((n, max(0.0, rng.gauss(n * mu, 1.5 * mu * n**0.5))))
-        n_w = sum(b[0] for b in sums[-60:])
-        s_w = sum(b[1] for b in sums[-60:])
-        yield KpiSnapshot(window="60m", start=end - timedelta(minutes=60), end=end, team="billing",
-                          kpis={"frt_avg_s": s_w / n_w}, n={"frt_avg_s": n_w})
+        return n, max(0.0, rng.gauss(n * mu, 1.5 * mu * n**0.5))
+
+    return _rolling_hours(seed, days, "frt_avg_s", minute)
 
 
 def test_the_daily_rhythm_of_response_times_is_not_an_incident_once_learned():
@@ -487,22 +495,15 @@ def test_a_20pct_timeout_rise_no_single_hour_can_show_adds_up_to_one_alert(monke
 def _fcr_days(seed: int, days: int, deeper_night: int | None = None):
     """Rolling hours of FCR with a daily rhythm: 60 % at night (1,200 resolutions an hour), 90 % by day (9,000
     an hour), climbing 05:00-09:00 local and falling 20:00-24:00; on day ``deeper_night`` the night sinks to 45 %."""
-    import random
 
-    rng = random.Random(seed)
-    sums: list[tuple[int, int]] = []
-    for m in range(days * 1440):
-        end = T0 + timedelta(minutes=m + 1)
-        h = ((end.hour + 8) % 24) + end.minute / 60  # local (UTC+8)
+    def minute(rng, m: int, h: float) -> tuple[float, float]:
         day = min(1.0, max(0.0, (h - 5) / 4)) * min(1.0, max(0.0, (24 - h) / 4))
         night = 0.45 if deeper_night is not None and m // 1440 == deeper_night and 1 <= h < 5 else 0.6
         p, per_hour = night + (0.9 - night) * day, 1200 + 7800 * day
         n = round(rng.gauss(per_hour / 60, (per_hour / 60) ** 0.5))
-        k = min(n, max(0, round(rng.gauss(n * p, (n * p * (1 - p)) ** 0.5))))
-        sums.append((n, k))
-        n_w, k_w = sum(b[0] for b in sums[-60:]), sum(b[1] for b in sums[-60:])
-        yield KpiSnapshot(window="60m", start=end - timedelta(minutes=60), end=end, team="billing",
-                          kpis={"fcr_rate": k_w / n_w}, n={"fcr_rate": n_w})
+        return n, min(n, max(0, round(rng.gauss(n * p, (n * p * (1 - p)) ** 0.5))))
+
+    return _rolling_hours(seed, days, "fcr_rate", minute)
 
 
 def test_a_ratio_is_carried_by_its_rhythm_on_the_odds(monkeypatch):
