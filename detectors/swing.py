@@ -149,7 +149,7 @@ class SwingDetector(Detector):
         last = self._pending[-1][1] if self._pending else self._base[-1][1] if self._base else None
         if last is None or end - last >= self._stride(end - start) - 1e-6:
             raw = self._raw(x)
-            measured = raw is not None and self._warm and start >= self._noise_from
+            measured = self._warm and start >= self._noise_from  # whether it teaches the noise
             z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and measured else -1.0
             self._pending.append((start, end, float(y), float(x.get("n") or 0), z2))
         if moved and not self._warm and len(self._base) >= max(self._kept(self.grace_period), 2):
