@@ -296,8 +296,9 @@ class KpiMonitor:
                 if base is not None:
                     trend = det.trend(x["start"], x["end"]) if self.cusum_trend else 0.0
                     mid, half = (x["start"] + x["end"]) / 2, max(self.window_s, x["end"] - x["start"]) / 2
-                    factor = _rhythm_factor(track, det, {"start": mid - half, "end": mid + half}, age)
-                    expected = carry(det.kind, base[0], factor)
+                    w: Observation = {"start": mid - half, "end": mid + half}
+                    w["rhythm"] = _rhythm_factor(track, det, w, age)
+                    expected = carry(det.kind, base[0], det.rhythm_in_use(w))
                     track.cusum.learn_one(
                         {**x, "expected": expected, "n_base": base[1], "trend": trend, "noise": det.noise_at(x["end"])}
                     )

@@ -48,7 +48,8 @@ from detectors.noise import carry, inverse, scale, variance
 Z2_CAP = 16.0
 """One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
 
-Entry = tuple[float, float, float, float, float]  # (start, end, y, n, z^2 when learned or -1)
+Entry = tuple[float, float, float, float, float, float]
+"""(start, end, y, n, z^2 without the rhythm when learned or -1, that minus z^2 with the rhythm, or nan)"""
 
 
 class SwingDetector(Detector):
@@ -88,6 +89,8 @@ class SwingDetector(Detector):
     _Z2_CAP = Z2_CAP
     _HOUR_MEMORY = 36  # windows kept per window length / 12: about 3 days of one hour of the day
     _HOUR_PRIOR = 12  # as if one day of that hour had measured no overdispersion
+    _RHYTHM_MARGIN = 1.0  # the rhythm is set aside at an hour where its mean z^2 was at least this much more
+    # than none's, and more than twice none's (_rhythm_earns)
     _noise_from = -math.inf  # windows starting earlier teach the expected value, not the noise
     # defaults for detectors pickled before these existed (recovery snapshots of an older sqm)
     per_window = 12
@@ -148,10 +151,17 @@ class SwingDetector(Detector):
             moved = True
         last = self._pending[-1][1] if self._pending else self._base[-1][1] if self._base else None
         if last is None or end - last >= self._stride(end - start) - 1e-6:
-            raw = self._raw(x)
             measured = self._warm and start >= self._noise_from  # whether it teaches the noise
-            z2 = min(raw[2] ** 2, self._Z2_CAP) if raw is not None and measured else -1.0
-            self._pending.append((start, end, float(y), float(x.get("n") or 0), z2))
+            z2, gain = -1.0, math.nan
+            used = self._raw(x) if measured else None  # (as scored just before: cached)
+            if used is not None:
+                factor, in_use = float(x.get("rhythm") or 1.0), self.rhythm_in_use(x)
+                flat = used if in_use == 1.0 else self._raw_at(x, 1.0)
+                z2 = min(flat[2] ** 2, self._Z2_CAP) if flat is not None else -1.0
+                if factor != 1.0 and flat is not None:
+                    carried = used if in_use == factor else self._raw_at(x, factor)
+                    gain = z2 - min(carried[2] ** 2, self._Z2_CAP) if carried is not None else math.nan
+            self._pending.append((start, end, float(y), float(x.get("n") or 0), z2, gain))
         if moved and not self._warm and len(self._base) >= max(self._kept(self.grace_period), 2):
             self._warm = self._settled(list(self._base))
 
@@ -171,10 +181,17 @@ class SwingDetector(Detector):
         # the noise measured on this window counts only now, once no incident has
         # claimed it (discard_pending drops the windows that led up to one)
         if e[4] >= 0:
-            self._z2_n = min(self._z2_n + 1, 4 * self._kept(self.window_size))
-            self._z2 += (e[4] - self._z2) / self._z2_n
-            hours = self.__dict__.setdefault("_z2_hour", [(1.0, 0)] * 24)
             h = int(e[1] // 3600) % 24
+            gain = e[5] if len(e) > 5 else math.nan
+            if not math.isnan(gain):
+                gains = self.__dict__.setdefault("_gain_hour", [(0.0, 0)] * 24)
+                mean, k = gains[h]
+                k = min(k + 1, self._HOUR_MEMORY)
+                gains[h] = (mean + (gain - mean) / k, k)
+            z2 = e[4] if math.isnan(gain) else e[4] - gain  # with the rhythm, where it speaks
+            self._z2_n = min(self._z2_n + 1, 4 * self._kept(self.window_size))
+            self._z2 += (z2 - self._z2) / self._z2_n
+            hours = self.__dict__.setdefault("_z2_hour", [(1.0, 0)] * 24)
             mean, k = hours[h]
             k = min(k + 1, self._HOUR_MEMORY)
             hours[h] = (mean + (e[4] - mean) / k, k)
@@ -226,7 +243,10 @@ class SwingDetector(Detector):
         hours = self.__dict__.get("_z2_hour")
         if not hours:
             return self.noise_factor
-        mean, k = hours[int(end // 3600) % 24]
+        h = int(end // 3600) % 24
+        mean, k = hours[h]  # without the rhythm; with it, less by its gain where it earns its place
+        if self._rhythm_earns(h):
+            mean = max(0.0, mean - self.__dict__.get("_gain_hour", [(0.0, 0)] * 24)[h][0])
         prior = self._HOUR_PRIOR
         return max(self.noise_factor, (prior + k * mean) / (prior + k))
 
@@ -322,12 +342,39 @@ class SwingDetector(Detector):
         return out
 
     def _raw_uncached(self, x: Observation) -> tuple[float, float, float, float] | None:
+        return self._raw_at(x, self.rhythm_in_use(x))
+
+    def rhythm_in_use(self, x: Observation) -> float:
+        """The rhythm factor ``x["rhythm"]`` where it has earned its place, else 1.
+
+        Each window it learns, the detector measures how far it was from the baseline
+        carried by the rhythm and from the bare baseline (their z^2, capped); per hour of
+        the day, over about 3 days, the rhythm is set aside where it put the windows
+        clearly farther (:meth:`_rhythm_earns`). A rhythm learned from a day or two
+        carries its own error: where it learned an incident that does not recur (it
+        learns an incident's windows once it resolves: what recurs every night is
+        rhythm), it expects a rise the KPI does not make, and hid the same incident
+        when it came back at that hour.
+        """
+        factor = float(x.get("rhythm") or 1.0)
+        return factor if factor == 1.0 or self._rhythm_earns(int(float(x["end"]) // 3600) % 24) else 1.0
+
+    def _rhythm_earns(self, hour: int) -> bool:
+        """Whether the rhythm kept this hour's learned windows about as near their baseline as none did (yes
+        until measured): it is set aside where its mean z^2 was more than twice, and 1 more than, none's."""
+        gains = self.__dict__.get("_gain_hour")
+        if not gains:
+            return True
+        flat = self.__dict__.get("_z2_hour", [(1.0, 0)] * 24)[hour][0]
+        return gains[hour][0] >= -max(self._RHYTHM_MARGIN, flat)
+
+    def _raw_at(self, x: Observation, rhythm: float) -> tuple[float, float, float, float] | None:
         base = self.baseline(float(x["start"]))
         if base is None:
             return None
         expected, n_base = base
         # the KPI's daily rhythm from the baseline's time to this window's (a ratio's on its odds)
-        expected = carry(self.kind, expected, float(x.get("rhythm") or 1.0))
+        expected = carry(self.kind, expected, rhythm)
         n = 1.0 if self.kind == "count" else float(x.get("n") or 0)
         sd = math.sqrt(variance(self.kind, n, self.cv) + variance(self.kind, n_base, self.cv))
         return expected, sd, (scale(self.kind, float(x["y"]), n) - scale(self.kind, expected, n_base)) / sd, n_base

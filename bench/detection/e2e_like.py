@@ -106,6 +106,14 @@ def main() -> None:
         ok += len(hit) == 1 and not other
         kinds = Counter(f"{a.team}|{a.channel}|{a.region}:{a.kpi}:{a.severity}" for a in firing)
         print(f"seed {seed}: {secs:.0f}s team-hit={len(hit)} other-team={len(other)} firing={dict(kinds)}", flush=True)
+        # per local day: incidents that started (an escalation re-fires an incident: counted apart, as run.py does)
+        started, escalated = Counter(), Counter()
+        seen: set[tuple] = set()
+        for a in firing:
+            key = (a.team, a.channel, a.region, a.kpi, a.incident_start)
+            (escalated if key in seen else started)[a.end.astimezone(CST).date().isoformat()] += 1
+            seen.add(key)
+        print("    incidents started per day:", dict(sorted(started.items())), "escalations:", dict(sorted(escalated.items())))
         for a in firing:
             print(
                 "   ",
