@@ -245,8 +245,9 @@ class SwingDetector(Detector):
             return self.noise_factor
         h = int(end // 3600) % 24
         mean, k = hours[h]  # without the rhythm; with it, less by its gain where it earns its place
-        if self._rhythm_earns(h):
-            mean = max(0.0, mean - self.__dict__.get("_gain_hour", [(0.0, 0)] * 24)[h][0])
+        gains = self.__dict__.get("_gain_hour")
+        if gains and self._rhythm_earns(h):
+            mean = max(0.0, mean - gains[h][0])
         prior = self._HOUR_PRIOR
         return max(self.noise_factor, (prior + k * mean) / (prior + k))
 
@@ -362,11 +363,10 @@ class SwingDetector(Detector):
     def _rhythm_earns(self, hour: int) -> bool:
         """Whether the rhythm kept this hour's learned windows about as near their baseline as none did (yes
         until measured): it is set aside where its mean z^2 was more than twice, and 1 more than, none's."""
-        gains = self.__dict__.get("_gain_hour")
-        if not gains:
+        gains, flat = self.__dict__.get("_gain_hour"), self.__dict__.get("_z2_hour")  # (both kept by _push)
+        if not gains or not flat:
             return True
-        flat = self.__dict__.get("_z2_hour", [(1.0, 0)] * 24)[hour][0]
-        return gains[hour][0] >= -max(self._RHYTHM_MARGIN, flat)
+        return gains[hour][0] >= -max(self._RHYTHM_MARGIN, flat[hour][0])
 
     def _raw_at(self, x: Observation, rhythm: float) -> tuple[float, float, float, float] | None:
         base = self.baseline(float(x["start"]))
