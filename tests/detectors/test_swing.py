@@ -56,3 +56,20 @@ def test_an_hour_of_the_day_that_swings_more_than_its_n_gets_its_own_wider_band(
     dip = {"y": 0.70, "n": 3000}  # -12.5 %: far beyond binomial noise, within what that hour does
     assert det.score_one({**dip, "start": at_noon - 3600, "end": at_noon}) >= 1
     assert det.score_one({**dip, "start": at_night - 3600, "end": at_night}) < 1
+
+
+def test_a_detector_pickled_before_the_rhythm_was_measured_per_hour_goes_on():
+    """Recovery state of an older sqm holds 5-field windows (no rhythm gain): they are learned and scored on."""
+    det, _ = _fed(12)
+    det._base = type(det._base)(e[:5] for e in det._base)
+    det._pending = type(det._pending)((e[:5] for e in det._pending), maxlen=det._pending.maxlen)
+    det.__dict__.pop("_gain_hour", None)
+    old = pickle.loads(pickle.dumps(det))
+    for snap in rolling_timeout(5, per_hour=1500, minutes=180):
+        t = 12 * 3600  # after the 12 hours fed
+        x = {"y": snap.kpis["timeout_rate"], "n": snap.n["timeout_rate"], "rhythm": 1.1,
+             "start": snap.start.timestamp() + t, "end": snap.end.timestamp() + t}
+        assert 0.0 <= old.score_one(x) < 1.0
+        old.learn_one(x)
+    assert all(len(e) == 6 for e in old._base)  # the old windows have left the 2-hour baseline
+    assert old.__dict__.get("_gain_hour")  # and the rhythm's gain is measured again
