@@ -36,7 +36,7 @@ from detectors.noise import carry, cv_of, kind_of, rhythm_factor
 from detectors.reasons import firing_reason, fmt, resolved_reason
 from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TARGET_KPIS, TargetRule
-from detectors.swing import Z2_CAP, SwingDetector
+from detectors.swing import Z2_CAP, SwingDetector, running_mean
 from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
@@ -584,9 +584,7 @@ class KpiMonitor:
             track.rebased = False
             if fast_z and track.fast_noise is not None and not holiday:
                 for i, z in fast_z:
-                    mean, k = track.fast_noise[i]
-                    k = min(k + 1, FAST_MEMORY)
-                    track.fast_noise[i] = (mean + (min(z * z, Z2_CAP) - mean) / k, k)
+                    track.fast_noise[i] = running_mean(track.fast_noise[i], min(z * z, Z2_CAP), FAST_MEMORY)
         if not inc.suspect and not holiday:
             self._learn_children(kpi, track, snap, children)
         if event is None:

@@ -48,6 +48,18 @@ from detectors.noise import carry, inverse, scale, variance
 Z2_CAP = 16.0
 """One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
 
+
+def running_mean(state: tuple[float, int], value: float, memory: int) -> tuple[float, int]:
+    """One more ``value`` in a (mean, count) running mean that forgets beyond ``memory`` values.
+
+    >>> running_mean(running_mean((0.0, 0), 2.0, 36), 4.0, 36)
+    (3.0, 2)
+    """
+    mean, k = state
+    k = min(k + 1, memory)
+    return mean + (value - mean) / k, k
+
+
 Entry = tuple[float, float, float, float, float, float]
 """(start, end, y, n, z^2 without the rhythm when learned or -1, that minus z^2 with the rhythm, or nan)"""
 
@@ -185,16 +197,12 @@ class SwingDetector(Detector):
             gain = e[5] if len(e) > 5 else math.nan
             if not math.isnan(gain):
                 gains = self.__dict__.setdefault("_gain_hour", [(0.0, 0)] * 24)
-                mean, k = gains[h]
-                k = min(k + 1, self._HOUR_MEMORY)
-                gains[h] = (mean + (gain - mean) / k, k)
+                gains[h] = running_mean(gains[h], gain, self._HOUR_MEMORY)
             z2 = e[4] if math.isnan(gain) else e[4] - gain  # with the rhythm, where it speaks
             self._z2_n = min(self._z2_n + 1, 4 * self._kept(self.window_size))
             self._z2 += (z2 - self._z2) / self._z2_n
             hours = self.__dict__.setdefault("_z2_hour", [(1.0, 0)] * 24)
-            mean, k = hours[h]
-            k = min(k + 1, self._HOUR_MEMORY)
-            hours[h] = (mean + (e[4] - mean) / k, k)
+            hours[h] = running_mean(hours[h], e[4], self._HOUR_MEMORY)
         self._base.append(e)
         self._add(e, 1.0)
         cap = self._kept(self.window_size)
