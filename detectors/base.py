@@ -27,6 +27,21 @@ from river import base as river_base
 Observation = dict[Hashable, Any]
 
 
+Z2_CAP = 16.0
+"""One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
+
+
+def running_mean(state: tuple[float, int], value: float, memory: int) -> tuple[float, int]:
+    """One more ``value`` in a (mean, count) running mean that forgets beyond ``memory`` values.
+
+    >>> running_mean(running_mean((0.0, 0), 2.0, 36), 4.0, 36)
+    (3.0, 2)
+    """
+    mean, k = state
+    k = min(k + 1, memory)
+    return mean + (value - mean) / k, k
+
+
 class Evidence(NamedTuple):
     """Why a detector scored an observation the way it did."""
 

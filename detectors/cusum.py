@@ -11,7 +11,7 @@ Only windows that do not overlap the last one used count (a rolling hour
 stepped every minute contributes once an hour), so no contact is counted twice.
 
 >>> from detectors.cusum import RateCusum
->>> det = RateCusum(swing=0.2, direction="up", h=8.0)
+>>> det = RateCusum(swing=0.2, direction="up", h=8.0, block_s=0)  # (0: no dispersion to measure first)
 >>> for k in range(24):  # two hours of 5-minute windows at 12 % instead of the expected 10 %
 ...     x = {"y": 0.12, "n": 300, "start": 300.0 * k, "end": 300.0 * (k + 1), "expected": 0.10, "n_base": 20000}
 ...     score = det.score_one(x)
@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from detectors.base import Detector, Evidence, Observation, relative
+from detectors.base import Z2_CAP, Detector, Evidence, Observation, relative, running_mean
 
 
 class RateCusum(Detector):
@@ -62,11 +62,30 @@ class RateCusum(Detector):
     showed beyond its sampling noise) divides the log-likelihood ratio, as a
     quasi-likelihood does: a series that wanders more than its ``n`` explains
     adds up evidence more slowly.
+
+    The test also measures that multiplier itself, at its own time scale: over
+    blocks of ``block_s`` seconds of evidence (the time a small shift takes to
+    add up), the squared sum of the contacts' deviations from the expected value
+    over what the model's variance explains (z², capped at 16), as a running
+    mean of about ``memory`` blocks (:attr:`dispersion`). A rate that wanders
+    for hours at a time (timeouts that follow the day's load) is a sum of
+    hour-long deviations that minute-level noise cannot show; independent
+    contacts give about 1. A block is learned ``delay_s`` after it ended, unless
+    :meth:`discard_pending` dropped it first (an incident fired: its blocks are
+    not the series' noise). Until ``min_blocks`` blocks are learned the evidence
+    does not add up (:attr:`learning`); ``block_s=0`` measures nothing and adds
+    up at once.
     """
 
     grace_period = 0
     _s2 = 0.0
     min_expected = 0.0  # (detectors pickled before the parameter existed)
+    block_s = 7200.0  # (detectors pickled before the dispersion was measured start measuring it)
+    delay_s = 4 * 3600.0
+    memory = 36
+    _disp: tuple[float, int] = (1.0, 0)
+    _block: tuple[float, float, float, float] | None = None
+    min_blocks = 3
 
     def __init__(
         self,
@@ -76,6 +95,9 @@ class RateCusum(Detector):
         kind: str = "ratio",
         cv: float = 1.0,
         min_expected: float = 0.0,
+        block_s: float = 7200.0,
+        delay_s: float = 4 * 3600.0,
+        memory: int = 36,
     ) -> None:
         self.swing = swing
         self.direction = direction
@@ -86,10 +108,46 @@ class RateCusum(Detector):
         self._s = 0.0
         self._s2 = 0.0  # the down side's sum when direction is "both"
         self._last_end: float | None = None
+        self.block_s = block_s
+        self.delay_s = delay_s
+        self.memory = memory
+        self._disp = (1.0, 0)
+        self._block = None  # (seconds of evidence, sum of n (y - e), of n var, of n sd of the baseline)
+        self._pending: list[tuple[float, float]] = []  # (block end, z^2) waiting delay_s
+
+    @property
+    def dispersion(self) -> float:
+        """The variance multiplier measured over blocks of ``block_s`` (1 before any; never below 1).
+
+        >>> det = RateCusum(swing=0.2, block_s=3600.0, delay_s=0.0)
+        >>> for hour in range(48):  # the rate wanders by an hour at a time: 10 %, 12 %, 10 %, 8 %, ...
+        ...     y = 0.10 * (1 + 0.2 * [0, 1, 0, -1][hour % 4])
+        ...     for m in range(60):
+        ...         t = 3600.0 * hour + 60.0 * m
+        ...         det.learn_one({"y": y, "n": 25, "start": t, "end": t + 60, "expected": 0.10, "n_base": 20000})
+        >>> round(det.dispersion, 1)  # every other hour 2.5 sd off (30 timeouts in 1,500 contacts)
+        3.1
+        """
+        mean, k = self._disp
+        return max(1.0, (1.0 + k * mean) / (1.0 + k))
+
+    @property
+    def measured(self) -> bool:
+        """Whether the dispersion is measured (``min_blocks`` blocks learned): until then evidence does not add up.
+
+        The first blocks come ``block_s + delay_s`` after the evidence starts: a series that
+        wanders for hours at a time would otherwise alarm before it is known to.
+        """
+        return self.block_s <= 0 or self.kind == "count" or self._disp[1] >= self.min_blocks
+
+    def discard_pending(self) -> None:
+        """Drop the blocks not yet learned (and the one being measured): an incident fired over them."""
+        self.__dict__["_pending"] = []
+        self._block = None
 
     @property
     def learning(self) -> bool:
-        return False
+        return not self.measured
 
     @property
     def building(self) -> bool:
@@ -113,7 +171,9 @@ class RateCusum(Detector):
             down = self._count_llr(float(y), float(e), float(x.get("spread") or 0.0), -1.0)
             return (down, 0.0) if self.direction == "down" else (up, down if self.direction == "both" else 0.0)
         llr = self._llr(x, 1.0 if self.direction == "up" else -1.0)
-        return None if llr is None else (llr / max(1.0, float(x.get("noise") or 1.0)), 0.0)
+        if llr is None:
+            return None
+        return (llr / max(float(x.get("noise") or 1.0), self.dispersion), 0.0) if self.measured else (0.0, 0.0)
 
     def _count_llr(self, k: float, expected: float, spread: float, sign: float) -> float:
         lam0 = max(expected * (1 + sign * min(abs(spread), self.swing / 2)), 1e-9)
@@ -150,6 +210,28 @@ class RateCusum(Detector):
         self._s = max(0.0, self._s + llr[0])
         self._s2 = max(0.0, self._s2 + llr[1])
         self._last_end = float(x["end"])
+        if self.block_s > 0 and self.kind != "count":
+            self._measure(x)
+
+    def _measure(self, x: Observation) -> None:
+        """Add the window's deviation from the expected value to the block; learn blocks ``delay_s`` old."""
+        start, end = float(x["start"]), float(x["end"])
+        n, y, n_base = float(x["n"]), float(x["y"]), float(x.get("n_base") or 0)
+        e = float(x["expected"])  # (not moved by the trend, which only ever moves it the bad way)
+        var1 = max(e * (1 - e), 1e-9) if self.kind == "ratio" else (self.cv * max(abs(e), 1e-9)) ** 2
+        sd_base = math.sqrt(var1 / n_base) if n_base > 0 else 0.0
+        # the block is the evidence the sum took, gaps and all (a baseline that is not settled gives none);
+        # the contacts' sampling variance adds up, the baseline's error is the same all through the block
+        t, dev, var, base = self._block or (0.0, 0.0, 0.0, 0.0)
+        t, dev, var, base = t + end - start, dev + n * (y - e), var + n * var1, base + n * sd_base
+        pending = self.__dict__.setdefault("_pending", [])
+        if t >= self.block_s:
+            pending.append((end, min(dev**2 / max(var + base**2, 1e-12), Z2_CAP)))
+            self._block = None
+        else:
+            self._block = (t, dev, var, base)
+        while pending and pending[0][0] <= end - self.delay_s:
+            self._disp = running_mean(self._disp, pending.pop(0)[1], self.memory)
 
     def explain_one(self, x: Observation) -> Evidence | None:
         e = x.get("expected")

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from detectors.base import Evidence, Observation, observation
+from detectors.base import Z2_CAP, Evidence, Observation, observation, running_mean
 from detectors.cusum import RateCusum
 from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
@@ -36,7 +36,7 @@ from detectors.noise import carry, cv_of, kind_of, rhythm_factor
 from detectors.reasons import firing_reason, fmt, resolved_reason
 from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TARGET_KPIS, TargetRule
-from detectors.swing import Z2_CAP, SwingDetector, running_mean
+from detectors.swing import SwingDetector
 from sqm.config import Settings
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
@@ -555,6 +555,8 @@ class KpiMonitor:
                 track.cusum.learn_one(x_c)
             if event == "resolve":
                 track.cusum.reset()
+            if inc.phase == "firing":
+                track.cusum.discard_pending()  # the blocks it measured over the incident are not its noise
         was_held, held = track.held_since is not None, self._held(track, end)
         if (inc.suspect or held) and not (was_suspect or was_held) and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline

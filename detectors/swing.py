@@ -42,23 +42,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from detectors.base import Detector, Evidence, Observation, relative
+from detectors.base import Z2_CAP, Detector, Evidence, Observation, relative, running_mean
 from detectors.noise import carry, inverse, scale, variance
-
-Z2_CAP = 16.0
-"""One window's z^2 counts at most this much in a measured noise (one burst does not blind a detector)."""
-
-
-def running_mean(state: tuple[float, int], value: float, memory: int) -> tuple[float, int]:
-    """One more ``value`` in a (mean, count) running mean that forgets beyond ``memory`` values.
-
-    >>> running_mean(running_mean((0.0, 0), 2.0, 36), 4.0, 36)
-    (3.0, 2)
-    """
-    mean, k = state
-    k = min(k + 1, memory)
-    return mean + (value - mean) / k, k
-
 
 Entry = tuple[float, float, float, float, float, float]
 """(start, end, y, n, z^2 without the rhythm when learned or -1, that minus z^2 with the rhythm, or nan)"""

@@ -124,6 +124,7 @@ def main() -> None:
                 a.kpi,
                 a.reason_en,
                 f"n={a.n}",
+                a.detector,
             )
     print(
         f"{ok}/{args.seeds} seeds: billing's timeout_rate fired once, no other team fired (aggregates '*' may carry it)"

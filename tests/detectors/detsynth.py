@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from sqm.models import KpiSnapshot
@@ -22,18 +22,20 @@ def rolling_timeout(
     channel: str = "*",
     window: int = 60,
     with_minutes: bool = False,
+    wander: Callable[[int], float] | None = None,
 ) -> Iterator[KpiSnapshot]:
     """Rolling ``window``-minute snapshots of timeout_rate, one per minute.
 
     ``incident`` is (start minute, length in minutes, relative change). ``with_minutes``: each
     minute's own 1-minute snapshot comes first (the per-minute evidence the flow feeds).
+    ``wander(minute)``: the rate's relative change from ``p0`` at that minute, besides any incident.
     """
     rng = random.Random(seed)
     buckets: list[tuple[int, int]] = []
     lam = per_hour / 60
     for m in range(minutes):
         n = _poisson(rng, lam)
-        p = p0
+        p = p0 * (1 + (wander(m) if wander else 0.0))
         if incident and incident[0] <= m < incident[0] + incident[1]:
             p = min(1.0, p0 * (1 + incident[2]))
         k = sum(1 for _ in range(n) if rng.random() < p)
