@@ -142,7 +142,7 @@ class RateCusum(Detector):
 
     def discard_pending(self) -> None:
         """Drop the blocks not yet learned (and the one being measured): an incident fired over them."""
-        self.__dict__["_pending"] = []
+        self._pending = []
         self._block = None
 
     @property
