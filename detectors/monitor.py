@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
@@ -100,6 +100,17 @@ class _Track:
     """When the CUSUM's evidence started building up (past a quarter of its threshold; the baseline holds still)."""
     fast_noise: list[tuple[float, int]] | None = None
     """Per fast window: running mean of its z^2 vs the baseline while the KPI was calm, and how many."""
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle; a track an older sqm pickled lacks the fields added since: they take their defaults."""
+        slots = state[1]
+        for f in fields(self):
+            if f.name in slots:
+                setattr(self, f.name, slots[f.name])
+            elif f.default is not MISSING:
+                setattr(self, f.name, f.default)
+            else:
+                setattr(self, f.name, f.default_factory())  # type: ignore[misc,operator]
 
 
 @dataclass(slots=True)

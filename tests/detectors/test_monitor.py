@@ -132,6 +132,19 @@ def test_pickled_mid_run_the_monitor_continues_identically():
     assert len(pickle.dumps(monitor)) < 64_000
 
 
+def test_a_monitor_an_older_sqm_pickled_continues_with_the_fields_added_since_at_their_defaults():
+    """Recovery state from before a track had some field (held_since, fast_noise, span) still loads and runs."""
+    snaps = list(rolling_timeout(11, per_hour=3000, minutes=200, incident=INCIDENT))
+    straight = feed(build_monitor(Settings()), snaps)
+    monitor = build_monitor(Settings())
+    first = feed(monitor, snaps[:140])
+    for track in monitor.tracks.values():
+        del track.held_since, track.fast_noise, track.span  # as if the class had not had them
+    restored = pickle.loads(pickle.dumps(monitor))
+    rest = [(i + 140, a) for i, a in feed(restored, snaps[140:])]
+    assert first + rest == straight
+
+
 def test_drill_down_names_the_channel_that_moved():
     channels = {"phone": (1200, 0.10, 0.0), "chat": (1200, 0.10, 0.9), "email": (600, 0.08, 0.0)}
     streams = {
