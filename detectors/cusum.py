@@ -192,16 +192,20 @@ class RateCusum(Detector):
                 e = min(max(e, 0.5 / n_base), 1 - 0.5 / n_base)
             if self.min_expected > 0 and n_base * (e if sign > 0 else 1 - e) < self.min_expected:
                 return None
-            sd_base = math.sqrt(max(e * (1 - e), 1e-9) / n_base) if n_base > 0 else 0.0
+            sd_base = math.sqrt(self._unit_var(e) / n_base) if n_base > 0 else 0.0
             p0 = min(max(e + sign * max(0.0, 2 * sd_base - self.swing * e / 2), 1e-6), 1 - 1e-6)
             p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
             k = y * n
             return k * math.log(p1 / p0) + (n - k) * math.log((1 - p1) / (1 - p0))
-        sigma = self.cv * max(abs(e), 1e-9)
+        sigma = math.sqrt(self._unit_var(e))
         sd_base = sigma / math.sqrt(n_base) if n_base > 0 else 0.0
         mu0 = e + sign * max(0.0, 2 * sd_base - self.swing * abs(e) / 2)
         delta = sign * self.swing * abs(mu0)
         return n * delta / sigma**2 * (y - mu0 - delta / 2)
+
+    def _unit_var(self, e: float) -> float:
+        """One contact's variance at the expected value ``e``: binomial for ratios, ``(cv e)^2`` for means."""
+        return max(e * (1 - e), 1e-9) if self.kind == "ratio" else (self.cv * max(abs(e), 1e-9)) ** 2
 
     def learn_one(self, x: Observation) -> None:
         llr = self._llrs(x)
@@ -218,7 +222,7 @@ class RateCusum(Detector):
         start, end = float(x["start"]), float(x["end"])
         n, y, n_base = float(x["n"]), float(x["y"]), float(x.get("n_base") or 0)
         e = float(x["expected"])  # (not moved by the trend, which only ever moves it the bad way)
-        var1 = max(e * (1 - e), 1e-9) if self.kind == "ratio" else (self.cv * max(abs(e), 1e-9)) ** 2
+        var1 = self._unit_var(e)
         sd_base = math.sqrt(var1 / n_base) if n_base > 0 else 0.0
         # the block is the evidence the sum took, gaps and all (a baseline that is not settled gives none);
         # the contacts' sampling variance adds up, the baseline's error is the same all through the block
