@@ -10,9 +10,14 @@ The KPI definitions (docs/streams.md has the table):
 
 - ``volume`` = contacts created; ``frt_*`` over first responses with a known time;
   ``service_level`` = answered within the channel's target / answered (known time);
-- ``timeout_rate`` = (contacts answered or abandoned past the target in the window
-  + contacts still waiting past the target at its end) / (contacts answered or
-  abandoned with a known wait + contacts still waiting at its end);
+- ``timeout_rate`` = contacts whose wait passed the target in the window (answered,
+  abandoned or still waiting) / (those + contacts answered or abandoned within the
+  target in the window): each contact counts once, in the window where its outcome
+  is decided, so a stuck queue shows the minute its contacts pass their target, and
+  consecutive windows never count the same waiting contact twice. From the sums:
+  (past-target answers and abandons + ``D_OVER``) / (answers and abandons with a
+  known wait + ``D_OVER``), since the over-target gauge rises when a contact passes
+  its target and falls when one past it is answered or abandoned;
 - ``abandon_rate`` = abandoned / (answered + abandoned); ``resolution_rate`` =
   resolved / created; ``fcr_rate`` = resolved on first contact / resolved (flag
   known); ``aht_s`` = mean ``handle_s``; ``csat`` = scores 4-5 / scores; ``nps`` =
@@ -117,7 +122,8 @@ def kpis(acc: Acc, gauges: Gauges) -> tuple[dict[str, float | None], dict[str, i
     waiting, over, open_ = (max(0, g) for g in gauges)
     frt_n = acc[FRT_N]
     sk = acc[SKETCH]
-    timeout_den = acc[CLOSED_N] + waiting
+    late = max(0, acc[CLOSED_LATE] + acc[D_OVER])  # (a contact forgotten at max age takes its -1 with it)
+    timeout_den = max(late, acc[CLOSED_N] + acc[D_OVER])
     handled = acc[ANSWERED] + acc[ABANDONED]
     created = acc[CREATED]
     cpl_den = acc[CPL_TIMELY] + acc[CPL_UNTIMELY]
@@ -128,7 +134,7 @@ def kpis(acc: Acc, gauges: Gauges) -> tuple[dict[str, float | None], dict[str, i
         "frt_p50_s": p50,
         "frt_p90_s": p90,
         "service_level": _ratio(acc[IN_TARGET], frt_n),
-        "timeout_rate": _ratio(acc[CLOSED_LATE] + over, timeout_den),
+        "timeout_rate": _ratio(late, timeout_den),
         "abandon_rate": _ratio(acc[ABANDONED], handled),
         "resolution_rate": _ratio(acc[RESOLVED], created),
         "fcr_rate": _ratio(acc[FCR_YES], acc[FCR_N]),

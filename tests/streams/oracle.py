@@ -201,7 +201,9 @@ class Oracle:
         abandoned = len(between("abandoned"))
         frts = sorted(x.value for x in between("frt"))
         closed = between("closed")
-        waiting, over = self.waiting.at(e, want)
+        # the change of "waiting past target" over the window: + those that passed it, - those past it that
+        # ended; with the late answers and abandons, each contact counts once, where it passed its target
+        passed = self.waiting.at(e, want)[1] - self.waiting.at(s, want)[1]
         resolved = len(between("resolved"))
         fcr = between("fcr")
         aht = between("aht")
@@ -218,14 +220,15 @@ class Oracle:
             return frts[math.floor(q * (len(frts) - 1))] if frts else None
 
         n_frt = len(frts)
-        timeout_den = len(closed) + waiting
+        late = max(0, sum(x.flag for x in closed) + passed)
+        timeout_den = max(late, len(closed) + passed)
         values = {
             "volume": float(created),
             "frt_avg_s": ratio(sum(frts), n_frt),
             "frt_p50_s": pct(0.5),
             "frt_p90_s": pct(0.9),
             "service_level": ratio(sum(x.flag for x in between("frt")), n_frt),
-            "timeout_rate": ratio(sum(x.flag for x in closed) + over, timeout_den),
+            "timeout_rate": ratio(late, timeout_den),
             "abandon_rate": ratio(abandoned, answered + abandoned),
             "resolution_rate": ratio(resolved, created),
             "fcr_rate": ratio(sum(x.flag for x in fcr), len(fcr)),
