@@ -28,9 +28,6 @@ from typing import Any, Literal
 
 from detectors.base import Z2_CAP, Detector, Evidence, Observation, relative, running_mean
 
-PACE_S = 3600.0
-"""The pace of contacts (for ``horizon_s``) is a running mean over about this long."""
-
 
 class RateCusum(Detector):
     """One-sided CUSUM of the binomial (or normal, for means) log-likelihood ratio per window.
@@ -78,16 +75,6 @@ class RateCusum(Detector):
     not the series' noise). Until ``min_blocks`` blocks are learned the evidence
     does not add up (:attr:`learning`); ``block_s=0`` measures nothing and adds
     up at once.
-
-    With ``horizon_s`` the test speaks only where it can: evidence adds up only
-    while the series' pace of contacts (a running mean over about an hour of
-    evidence, :attr:`pace`) would let a change of exactly ``swing`` reach ``h``
-    within ``horizon_s``, even for a test that knew the rates before and after
-    (Lorden's bound: ``h`` / KL per contact). A +20 % step of a 10 % timeout
-    rate needs about 5,700 contacts; a team of 300 contacts an hour, or any team
-    at night, cannot show it within the 4 hours after which a lasting change
-    becomes the new normal, and all its sum could add up there are bursts
-    (e-mails crossing their target together). The sum holds meanwhile.
     """
 
     grace_period = 0
@@ -99,8 +86,6 @@ class RateCusum(Detector):
     _disp: tuple[float, int] = (1.0, 0)
     _block: tuple[float, float, float, float] | None = None
     min_blocks = 3
-    horizon_s = 0.0  # (detectors pickled before the gate existed: no gate)
-    _pace: tuple[float, float] = (0.0, 0.0)
 
     def __init__(
         self,
@@ -113,7 +98,6 @@ class RateCusum(Detector):
         block_s: float = 7200.0,
         delay_s: float = 4 * 3600.0,
         memory: int = 36,
-        horizon_s: float = 0.0,
     ) -> None:
         self.swing = swing
         self.direction = direction
@@ -130,8 +114,6 @@ class RateCusum(Detector):
         self._disp = (1.0, 0)
         self._block = None  # (seconds of evidence, sum of n (y - e), of n var, of n sd of the baseline)
         self._pending: list[tuple[float, float]] = []  # (block end, z^2) waiting delay_s
-        self.horizon_s = horizon_s
-        self._pace = (0.0, 0.0)  # (contacts, seconds) of the evidence, each forgotten over PACE_S
 
     @property
     def dispersion(self) -> float:
@@ -148,37 +130,6 @@ class RateCusum(Detector):
         """
         mean, k = self._disp
         return max(1.0, (1.0 + k * mean) / (1.0 + k))
-
-    @property
-    def pace(self) -> float:
-        """Contacts per second of the evidence over about the last hour (0 before any)."""
-        contacts, seconds = self._pace
-        return contacts / seconds if seconds > 0 else 0.0
-
-    def findable(self, expected: float) -> bool:
-        """Whether a change of ``swing`` from ``expected`` could add up to ``h`` within ``horizon_s`` at
-        the current pace, at best (an exact test: Kullback-Leibler divergence per contact).
-
-        >>> det = RateCusum(swing=0.2, h=12.0, horizon_s=4 * 3600.0)
-        >>> det.learn_one({"y": 0.1, "n": 25, "start": 0.0, "end": 60.0, "expected": 0.1, "n_base": 20000})
-        >>> det.findable(0.10), det.findable(0.20)  # 1,500 contacts an hour: +20 % of 10 % just, of 20 % well
-        (True, True)
-        >>> det.learn_one({"y": 0.1, "n": 5, "start": 60.0, "end": 120.0, "expected": 0.1, "n_base": 20000})
-        >>> round(det.pace * 3600), det.findable(0.10), det.findable(0.20)  # a quiet minute: about 900 an hour
-        (895, False, True)
-        """
-        if self.horizon_s <= 0 or self.kind == "count":
-            return True
-        return self.pace * self.horizon_s * self._kl(expected) >= self.h
-
-    def _kl(self, e: float) -> float:
-        """Kullback-Leibler divergence per contact of "moved by ``swing``" from "as expected" (bad side)."""
-        if self.kind != "ratio":
-            return self.swing**2 / (2 * self.cv**2)
-        sign = 1.0 if self.direction == "up" else -1.0
-        p0 = min(max(e, 1e-6), 1 - 1e-6)
-        p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
-        return p1 * math.log(p1 / p0) + (1 - p1) * math.log((1 - p1) / (1 - p0))
 
     @property
     def measured(self) -> bool:
@@ -222,9 +173,7 @@ class RateCusum(Detector):
         llr = self._llr(x, 1.0 if self.direction == "up" else -1.0)
         if llr is None:
             return None
-        if not self.measured or not self.findable(float(e)):
-            return (0.0, 0.0)
-        return (llr / max(float(x.get("noise") or 1.0), self.dispersion), 0.0)
+        return (llr / max(float(x.get("noise") or 1.0), self.dispersion), 0.0) if self.measured else (0.0, 0.0)
 
     def _count_llr(self, k: float, expected: float, spread: float, sign: float) -> float:
         lam0 = max(expected * (1 + sign * min(abs(spread), self.swing / 2)), 1e-9)
@@ -259,11 +208,6 @@ class RateCusum(Detector):
         return max(e * (1 - e), 1e-9) if self.kind == "ratio" else (self.cv * max(abs(e), 1e-9)) ** 2
 
     def learn_one(self, x: Observation) -> None:
-        if self.horizon_s > 0 and x.get("n") is not None and x.get("start") is not None:
-            seconds = float(x["end"]) - float(x["start"])
-            keep = math.exp(-seconds / PACE_S)
-            contacts, total = self._pace
-            self._pace = (contacts * keep + float(x["n"]), total * keep + seconds)
         llr = self._llrs(x)
         if llr is None:
             return

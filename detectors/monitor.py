@@ -221,8 +221,7 @@ class KpiMonitor:
             elif track is not None and r is not None and r.detector == "swing" and r.direction != "both":
                 kind = "ratio" if r.kind == "ratio" else "seconds"
                 track.cusum = RateCusum(
-                    swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv, min_expected=min_expected,
-                    horizon_s=adapt_after_s,
+                    swing=r.swing, direction=r.direction, h=cusum_h, kind=kind, cv=r.cv, min_expected=min_expected
                 )
         for kpi in fast if self.fast_s else ():
             track = self.tracks.get(kpi)
