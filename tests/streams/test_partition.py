@@ -112,3 +112,22 @@ def test_a_contact_waiting_past_the_max_age_stops_counting_as_waiting() -> None:
     out = process(st, chunk(ev("z", "contact.created", 3 * 3600, "c9")), p, wall=2.0)
     assert "c1" not in st.contacts
     assert total(out.deltas, A.D_WAITING) == 0 and total(out.deltas, A.D_OVER) == 0  # c9 +1, c1 -1
+
+
+def test_a_contact_counts_once_toward_timeouts_in_the_minute_its_wait_passes_the_target() -> None:
+    """A chat contact (target 30 s) still waiting for minutes is late once, not in every minute it waits; the
+    answer that finally comes does not count it again. Another, answered in 10 s, is in time in its minute."""
+    from streams.rollup import RollupState, close_minutes
+
+    st = PartitionState("")
+    out = process(st, chunk(ev("a", "contact.created", 0, "slow"), ev("b", "contact.created", 60, "fast"),
+                            ev("c", "contact.first_response", 70, "fast"),
+                            ev("d", "contact.first_response", 300, "slow")), P, wall=1.0)
+    roll = RollupState(partitions=["0"])
+    roll.add("0", (T0 + timedelta(minutes=10)).timestamp(), out.deltas, {})
+    minutes = close_minutes(roll)
+    one = [next(s for s in m.snapshots if s.window == "1m" and s.dims == ("*", "*", "*")) for m in minutes]
+    assert [(s.kpis["timeout_rate"], s.n["timeout_rate"]) for s in one[:6]] == [
+        (1.0, 1), (0.0, 1), (None, 0), (None, 0), (None, 0), (None, 0)]  # passed at 0:30; answered at 5:00
+    hour = next(s for s in minutes[-1].snapshots if s.window == "60m" and s.dims == ("*", "*", "*"))
+    assert (hour.kpis["timeout_rate"], hour.n["timeout_rate"]) == (0.5, 2)
