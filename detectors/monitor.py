@@ -305,11 +305,14 @@ class KpiMonitor:
                 # (a KPI climbing after a cold start, e.g. e-mail timeouts before their 2-hour target)
                 base = det.baseline(x["start"]) if det.settled else None
                 if base is not None:
-                    trend = det.trend(x["start"], x["end"]) if self.cusum_trend else 0.0
                     mid, half = (x["start"] + x["end"]) / 2, max(self.window_s, x["end"] - x["start"]) / 2
                     w: Observation = {"start": mid - half, "end": mid + half}
                     w["rhythm"] = _rhythm_factor(track, det, w, age)
-                    expected = carry(det.kind, base[0], det.rhythm_in_use(w))
+                    factor = det.rhythm_in_use(w)
+                    expected = carry(det.kind, base[0], factor)
+                    # the baseline's own slope, where no rhythm carries it to this minute (with one, the slope
+                    # would count the day's rise twice, and while the baseline holds still it grows every minute)
+                    trend = det.trend(x["start"], x["end"]) if self.cusum_trend and factor == 1.0 else 0.0
                     track.cusum.learn_one(
                         {**x, "expected": expected, "n_base": base[1], "trend": trend, "noise": det.noise_at(x["end"])}
                     )

@@ -5,10 +5,12 @@ billing starting at hour 2; every series of the detector window gets a monitor,
 as in ``streams.flow``. Prints, per seed, the firing anomalies.
 
     .venv/bin/python bench/detection/e2e_like.py [--seeds 10] [--volume 2000] [--evidence 1m] [--hours 3] [--quiet]
+        [--incident 58,+20%,4h]
 
 ``--evidence 1m`` also feeds each series' final 1-minute snapshots to its monitor
 (before the detector window's snapshot of the same minute), as ``detectors.evidence_window``
-expects; ``--quiet`` leaves the incident out (every firing is then a false alert).
+expects; ``--quiet`` leaves the incident out (every firing is then a false alert); ``--incident
+58,+20%,4h`` moves it (hours after the start, change, length).
 ``--running 72`` lets the centre run 72 hours before sqm starts watching (as ``sqm demo``
 does with 6): the simulator's centre otherwise opens empty when sqm starts, and its
 late-measured KPIs (e-mail timeouts, FCR: a contact not resolved in its session is
@@ -41,11 +43,12 @@ CST = timezone(timedelta(hours=8))
 
 def run(
     seed: int, volume: float, start_hour: int, settings: Settings, hours: float = 3.0, quiet: bool = False,
-    running: float = 0.0,
+    running: float = 0.0, incident: tuple[float, str, str] = (2.0, "+40%", "45m"),
 ) -> tuple[list, float]:
     start = datetime(2026, 3, 2, start_hour, tzinfo=CST)
-    at = (start + timedelta(hours=2)).isoformat(timespec="minutes")
-    incs = [] if quiet else [Incident.parse(f"team=billing kpi=timeout_rate change=+40% at={at} for=45m")]
+    after, change, length = incident
+    at = (start + timedelta(hours=after)).isoformat(timespec="minutes")
+    incs = [] if quiet else [Incident.parse(f"team=billing kpi=timeout_rate change={change} at={at} for={length}")]
     vols = {"billing": volume, "tech": volume * 0.7, "sales": volume * 0.5, "vip": volume * 0.3}
     # the centre opened `running` hours before sqm starts watching (at `start`); the events carry their
     # durations, as the demo's do, so answers of contacts created before are timed
@@ -76,6 +79,8 @@ def main() -> None:
     ap.add_argument("--start-hour", type=int, default=8)
     ap.add_argument("--hours", type=float, default=3.0)
     ap.add_argument("--quiet", action="store_true", help="no incident: every firing is a false alert")
+    ap.add_argument("--incident", default="2,+40%,45m", metavar="HOURS,CHANGE,LENGTH",
+                    help="billing's timeout incident: hours after the start, change, length (default 2,+40%%,45m)")
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument(
         "--running", type=float, default=0.0,
@@ -95,7 +100,10 @@ def main() -> None:
     settings = Settings(detectors=det)
     ok = 0
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        found, secs = run(seed, args.volume, args.start_hour, settings, args.hours, args.quiet, args.running)
+        after, change, length = args.incident.split(",")
+        found, secs = run(
+            seed, args.volume, args.start_hour, settings, args.hours, args.quiet, args.running, (float(after), change, length)
+        )
         firing = [a for a in found if a.status == "firing"]
         hit = [
             a

@@ -28,7 +28,7 @@ def rolling_timeout(
 
     ``incident`` is (start minute, length in minutes, relative change). ``with_minutes``: each
     minute's own 1-minute snapshot comes first (the per-minute evidence the flow feeds).
-    ``wander(minute)``: the rate's relative change from ``p0`` at that minute, besides any incident.
+    ``wander(minute)``: the rate's relative change from ``p0`` at that minute; an incident changes that rate.
     """
     rng = random.Random(seed)
     buckets: list[tuple[int, int]] = []
@@ -37,7 +37,7 @@ def rolling_timeout(
         n = _poisson(rng, lam)
         p = p0 * (1 + (wander(m) if wander else 0.0))
         if incident and incident[0] <= m < incident[0] + incident[1]:
-            p = min(1.0, p0 * (1 + incident[2]))
+            p = min(1.0, p * (1 + incident[2]))
         k = sum(1 for _ in range(n) if rng.random() < p)
         buckets.append((n, k))
         end = T0 + timedelta(minutes=m + 1)

@@ -569,3 +569,30 @@ def test_a_ratio_is_carried_by_its_rhythm_on_the_odds(monkeypatch):
     monkeypatch.setattr(monitor_module, "rhythm_factor", lambda kind, now, then: min(2.0, max(0.5, now / then)))
     multiplied = after_the_first_day()
     assert [a for a in multiplied if a.status == "firing" and morning[0] <= a.end < morning[1]], multiplied
+
+
+def test_the_cusum_adds_up_a_rise_during_the_daily_rise_against_the_rhythm_alone():
+    """Timeouts rise by 30 % every morning (08:00-12:00 local) and fall back by 16:00; on the third day a
+    +20 % step starts at 09:00. The rhythm carries the held baseline to each minute. The baseline's own
+    morning slope, added on top, counted the rise twice and grew every minute while the baseline held
+    still: the evidence of this step peaked at 3.8 nats of 12 (the swing rule found it after 102 minutes)."""
+    settings = Settings(detectors={"cusum": ["timeout_rate"]})
+
+    def bump(m: int) -> float:  # T0 is 16:00 local
+        hour = (16 + m / 60) % 24
+        return 0.3 * max(0.0, min((hour - 8) / 4, (16 - hour) / 4))
+
+    at = (17 + 48) * 60  # 09:00 local on the third day
+
+    def peak_evidence(incident, since: int, until: int) -> float:
+        monitor, peak = build_monitor(settings), 0.0
+        for snap in rolling_timeout(4, per_hour=4000, minutes=until, incident=incident, with_minutes=True, wander=bump):
+            monitor.update(snap)
+            if snap.end >= T0 + timedelta(minutes=since):
+                cusum = monitor.tracks["timeout_rate"].cusum
+                assert cusum is not None
+                peak = max(peak, cusum.explain_one({"y": 0.0, "n": 0, "expected": 0.1}).score)  # n 0: its sum over h
+        return peak
+
+    assert peak_evidence((at, 240, 0.20), at, at + 240) >= 1
+    assert peak_evidence(None, at - 1440, at + 240) < 1  # the same hours of the day before, and these without it
