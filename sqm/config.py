@@ -146,8 +146,9 @@ class DetectorSettings(_Section):
         "judged nor learned: a holiday's rhythm is not a normal day's",
     )
     cusum: list[str] = Field(
-        default_factory=list,
-        description="watched KPIs that also get a CUSUM over non-overlapping windows (small lasting shifts)",
+        default_factory=lambda: ["timeout_rate"],
+        description="watched KPIs that also get a CUSUM of their per-contact evidence (small lasting shifts such as "
+        "+20 % timeouts, which no single window can show)",
     )
     cusum_h: float = Field(12.0, gt=0, description="CUSUM alarm threshold (nats)")
     evidence_window: Literal["1m", "5m"] | None = Field(
