@@ -142,7 +142,8 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--window", default="60m", choices=["60m", "5m", "1m"], help="the detector window fed to the monitor")
-    ap.add_argument("--cusum", default="", help="KPIs that also get the CUSUM (detectors.cusum), comma-separated")
+    ap.add_argument("--cusum", default=None, help="KPIs that get the CUSUM (detectors.cusum), comma-separated; 'none' for none; "
+                    "default: the settings' default (timeout_rate)")
     ap.add_argument("--cusum-h", type=float, default=None, help="the CUSUM's threshold in nats (detectors.cusum_h); default: the settings'")
     add_set_option(ap)
     ap.add_argument("--no-holidays", action="store_true", help="leave the quiet weeks' holiday out of detectors.holidays")
@@ -161,7 +162,8 @@ def main() -> None:
     fast = None if args.fast is None else [int(m) for m in args.fast.split(",") if m and m != "none"]
     sizes = [float(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.kinds.split(",") if k]
-    cusum = [k for k in args.cusum.split(",") if k]
+    default_cusum = Settings().detectors.cusum
+    cusum = default_cusum if args.cusum is None else [k for k in args.cusum.split(",") if k and k != "none"]
     cal = not args.no_holidays
     ev = Settings().detectors.evidence_window if args.evidence is None else None if args.evidence == "none" else args.evidence
     rh = None if args.rhythm is None else [k for k in args.rhythm.split(",") if k and k != "none"]
@@ -244,7 +246,7 @@ def main() -> None:
     us = statistics.fmean(r["us_per_update"] for r in results)
     state = max(r["state_bytes"] for r in results)
     print(f"\nmonitor cost: {us:.0f} µs per update (5 KPIs), state {state} bytes pickled (largest, after a week)")
-    (HERE / f"results-{args.window}{'-cusum' if cusum else ''}{'-' + ev if ev else ''}{'-no-rhythm' if rh == [] else ''}{'-no-fast' if ev and fast == [] else ''}{'-drift' if drift else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
+    (HERE / f"results-{args.window}{'' if cusum == default_cusum else '-cusum' if cusum else '-no-cusum'}{'-' + ev if ev else ''}{'-no-rhythm' if rh == [] else ''}{'-no-fast' if ev and fast == [] else ''}{'-drift' if drift else ''}.json").write_text(json.dumps({"false_alerts_per_series_day": far, "table": table, "us_per_update": us,
                                                    "state_bytes": state, "jobs": len(jobs), "wall_s": wall}, indent=1))
 
 
