@@ -87,7 +87,7 @@ def main() -> None:
         help="hours the centre ran before sqm starts watching (0: it opens empty when sqm starts)",
     )
     ap.add_argument("--evidence", default=None, choices=["1m", "5m", "none"], help="detectors.evidence_window, fed (default: the settings'; none)")
-    ap.add_argument("--cusum", default=None, help="detectors.cusum, comma-separated (default: the settings')")
+    ap.add_argument("--cusum", default=None, help="detectors.cusum, comma-separated; 'none' for none (default: the settings')")
     ap.add_argument("--fast", default=None, help="detectors.fast_windows (minutes, comma-separated; 'none')")
     add_set_option(ap)
     args = ap.parse_args()
@@ -95,7 +95,7 @@ def main() -> None:
     if args.fast is not None:
         det["fast_windows"] = [int(m) for m in args.fast.split(",") if m and m != "none"]
     if args.cusum is not None:
-        det["cusum"] = [k for k in args.cusum.split(",") if k]
+        det["cusum"] = [k for k in args.cusum.split(",") if k and k != "none"]
     det.update(parse_set(args.set))
     settings = Settings(detectors=det)
     ok = 0
