@@ -140,6 +140,26 @@ class RateCusum(Detector):
         """
         return self.block_s <= 0 or self.kind == "count" or self._disp[1] >= self.min_blocks
 
+    def findable(self, expected: float, contacts: float) -> bool:
+        """Whether ``contacts`` more at ``expected`` could complete the evidence for a change of ``swing``:
+        even a test that knew the rates before and after needs (``h`` - the sum so far) / KL contacts
+        (Lorden's bound; KL per contact, bad side).
+
+        >>> det = RateCusum(swing=0.2, h=12.0)
+        >>> det.findable(0.10, 4 * 2000), det.findable(0.10, 4 * 600)  # 4 hours at 2,000 or 600 contacts an hour
+        (True, False)
+        """
+        if self.kind == "count":
+            return True
+        if self.kind == "ratio":
+            sign = 1.0 if self.direction == "up" else -1.0
+            p0 = min(max(expected, 1e-6), 1 - 1e-6)
+            p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
+            kl = p1 * math.log(p1 / p0) + (1 - p1) * math.log((1 - p1) / (1 - p0))
+        else:
+            kl = self.swing**2 / (2 * self.cv**2)
+        return contacts * kl >= self.h - max(self._s, self._s2)
+
     def discard_pending(self) -> None:
         """Drop the blocks not yet learned (and the one being measured): an incident fired over them."""
         self._pending = []

@@ -406,14 +406,24 @@ class KpiMonitor:
                 if table is not None:
                     table.learn_one(late)
 
-    def _held(self, track: _Track, end: float) -> bool:
+    def _held(self, track: _Track, end: float, n: float, expected: float | None) -> bool:
         """Whether the KPI's baseline holds still because its CUSUM's evidence is building up.
 
         A small lasting shift (+20 % timeouts) needs hours of contacts to be sure of;
         a rolling baseline that kept learning would take it in before the evidence
         is complete. After ``adapt_after_s`` of holding without an alarm it learns again.
+        It holds only while the series' pace (``n`` a window) could complete the evidence
+        for a change of the swing within ``adapt_after_s``: at night, or in a small team,
+        it cannot, and a baseline held still while the night's rise differed from the
+        nights before gave the swing rule a stale baseline to fire against.
         """
-        if track.cusum is None or not track.cusum.building:
+        contacts = n * self.adapt_after_s / self.window_s if self.window_s > 0 else 0.0
+        if (
+            track.cusum is None
+            or not track.cusum.building
+            or expected is None
+            or not track.cusum.findable(expected, contacts)
+        ):
             track.held_since = None
             return False
         if track.held_since is None:
@@ -571,7 +581,8 @@ class KpiMonitor:
                 track.cusum.reset()
             if inc.phase == "firing":
                 track.cusum.discard_pending()  # the blocks it measured over the incident are not its noise
-        was_held, held = track.held_since is not None, self._held(track, end)
+        was_held = track.held_since is not None
+        held = self._held(track, end, n, ev.expected if ev is not None else None)
         if (inc.suspect or held) and not (was_suspect or was_held) and isinstance(det, SwingDetector):
             det.discard_pending()  # they overlap a suspect window: keep them out of the baseline
         if y is not None and shown is not None:

@@ -527,7 +527,7 @@ def test_a_20pct_timeout_rise_no_single_hour_can_show_adds_up_to_one_alert(monke
     assert T0 + timedelta(minutes=at) < firing[0].end <= T0 + timedelta(minutes=at + 240)
     assert feed(build_monitor(settings), series(1, minutes=3 * 1440)) == []  # three quiet days
     # the baseline holds still while the evidence builds up; learning on, it takes the rise in
-    monkeypatch.setattr(KpiMonitor, "_held", lambda self, track, end: False)
+    monkeypatch.setattr(KpiMonitor, "_held", lambda self, *args: False)
     assert [a for _, a in feed(build_monitor(settings), series(1, (at, 240, 0.20))) if a.status == "firing"] == []
 
 
@@ -596,3 +596,24 @@ def test_the_cusum_adds_up_a_rise_during_the_daily_rise_against_the_rhythm_alone
 
     assert peak_evidence((at, 240, 0.20), at, at + 240) >= 1
     assert peak_evidence(None, at - 1440, at + 240) < 1  # the same hours of the day before, and these without it
+
+
+def test_the_baseline_holds_for_the_cusum_only_where_the_swing_could_be_shown_in_time(monkeypatch):
+    """A +20 % step needs about 5,700 contacts even for a test that knew both rates; at 800 contacts an hour
+    (a small team, or a night) the evidence cannot be completed within the 4 hours after which a change is the
+    new normal. There a baseline held still would only go stale (the swing rule fired against one when a
+    night's timeouts rose more than the nights before); at 3,000 an hour it holds while the evidence builds up."""
+    from detectors.cusum import RateCusum
+
+    at = 40 * 60
+
+    def held_minutes(per_hour: int) -> int:
+        monitor, held = build_monitor(Settings()), 0  # the timeout CUSUM is on by default
+        for snap in rolling_timeout(5, per_hour=per_hour, minutes=at + 180, incident=(at, 180, 0.3), with_minutes=True):
+            monitor.update(snap)
+            held += snap.window == "60m" and monitor.tracks["timeout_rate"].held_since is not None
+        return held
+
+    assert held_minutes(800) == 0 and held_minutes(3000) > 0
+    monkeypatch.setattr(RateCusum, "findable", lambda self, expected, contacts: True)
+    assert held_minutes(800) > 0  # without asking, it held
