@@ -119,7 +119,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 def kpis(acc: Acc, gauges: Gauges) -> tuple[dict[str, float | None], dict[str, int]]:
     """The KPIs (None when the denominator is empty) and their ``n``."""
-    waiting, over, open_ = (max(0, g) for g in gauges)
+    open_ = max(0, gauges[2])  # (the waiting levels, gauges[0] and [1], no longer enter a KPI: see timeout_rate)
     frt_n = acc[FRT_N]
     sk = acc[SKETCH]
     late = max(0, acc[CLOSED_LATE] + acc[D_OVER])  # (a contact forgotten at max age takes its -1 with it)
