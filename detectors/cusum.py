@@ -29,6 +29,11 @@ from typing import Any, Literal
 from detectors.base import Z2_CAP, Detector, Evidence, Observation, relative, running_mean
 
 
+def _binomial_llr(k: float, n: float, p0: float, p1: float) -> float:
+    """Log-likelihood ratio of ``k`` bad outcomes in ``n`` at rate ``p1`` vs ``p0``."""
+    return k * math.log(p1 / p0) + (n - k) * math.log((1 - p1) / (1 - p0))
+
+
 class RateCusum(Detector):
     """One-sided CUSUM of the binomial (or normal, for means) log-likelihood ratio per window.
 
@@ -152,10 +157,9 @@ class RateCusum(Detector):
         if self.kind == "count":
             return True
         if self.kind == "ratio":
-            sign = 1.0 if self.direction == "up" else -1.0
             p0 = min(max(expected, 1e-6), 1 - 1e-6)
-            p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
-            kl = p1 * math.log(p1 / p0) + (1 - p1) * math.log((1 - p1) / (1 - p0))
+            p1 = self._moved(p0, 1.0 if self.direction == "up" else -1.0)
+            kl = _binomial_llr(p1, 1.0, p0, p1)  # one contact's expected evidence once the rate moved
         else:
             kl = self.swing**2 / (2 * self.cv**2)
         return contacts * kl >= self.h - max(self._s, self._s2)
@@ -214,14 +218,16 @@ class RateCusum(Detector):
                 return None
             sd_base = math.sqrt(self._unit_var(e) / n_base) if n_base > 0 else 0.0
             p0 = min(max(e + sign * max(0.0, 2 * sd_base - self.swing * e / 2), 1e-6), 1 - 1e-6)
-            p1 = min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
-            k = y * n
-            return k * math.log(p1 / p0) + (n - k) * math.log((1 - p1) / (1 - p0))
+            return _binomial_llr(y * n, n, p0, self._moved(p0, sign))
         sigma = math.sqrt(self._unit_var(e))
         sd_base = sigma / math.sqrt(n_base) if n_base > 0 else 0.0
         mu0 = e + sign * max(0.0, 2 * sd_base - self.swing * abs(e) / 2)
         delta = sign * self.swing * abs(mu0)
         return n * delta / sigma**2 * (y - mu0 - delta / 2)
+
+    def _moved(self, p0: float, sign: float) -> float:
+        """The rate "moved by ``swing``" the bad way from ``p0`` (kept inside (0, 1))."""
+        return min(max(p0 * (1 + sign * self.swing), 1e-6), 1 - 1e-6)
 
     def _unit_var(self, e: float) -> float:
         """One contact's variance at the expected value ``e``: binomial for ratios, ``(cv e)^2`` for means."""
