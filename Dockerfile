@@ -4,6 +4,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY sqm ./sqm
+COPY sqm_cli ./sqm_cli
+COPY sim ./sim
 COPY streams ./streams
 COPY detectors ./detectors
 COPY alerts ./alerts

@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from alerts.keys import short_hash
+from sqm.keys import short_hash
 
 BOT_KINDS = ("wecom", "dingtalk", "feishu")
 _ENDPOINTS = {

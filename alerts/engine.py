@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 import redis as redis_lib
 
-from alerts import keys
 from alerts.acklink import ack_url, base_url
 from alerts.channels import Sender
 from alerts.escalation import (
@@ -47,13 +46,12 @@ from alerts.messages import Names, alert_view
 from alerts.outbox import _CLAIM, Outbox
 from alerts.routing import build_tree
 from alerts.silences import Silence, inhibited_by, quiet_until, silenced_by
+from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
 from sqm.models import Alert, Anomaly, decode_alert, encode
 
 log = logging.getLogger("sqm.alerts")
-ACTIVE = f"{keys.P}:active"
-"""Set of the fingerprints of alerts not resolved."""
 
 _STORE_GROUP = """
 for i = 4, #ARGV do redis.call('SREM', KEYS[1], ARGV[i]) end
@@ -114,16 +112,16 @@ class Engine:
     def _write(pipe: Any, alert: Alert) -> None:
         fp = alert.fingerprint
         pipe.set(keys.alert(fp), encode(alert))
-        pipe.zadd(keys.INDEX, {fp: alert.updated_at.timestamp()})
+        pipe.zadd(keys.ALERT_INDEX, {fp: alert.updated_at.timestamp()})
         timer = next_timer(alert)
         if timer is not None:
-            pipe.zadd(keys.TIMERS, {fp: timer.timestamp()})
+            pipe.zadd(keys.ALERT_TIMERS, {fp: timer.timestamp()})
         else:
-            pipe.zrem(keys.TIMERS, fp)
+            pipe.zrem(keys.ALERT_TIMERS, fp)
         if alert.state == "resolved":
-            pipe.srem(ACTIVE, fp)
+            pipe.srem(keys.ALERT_ACTIVE, fp)
         else:
-            pipe.sadd(ACTIVE, fp)
+            pipe.sadd(keys.ALERT_ACTIVE, fp)
 
     def apply_many(self, fns: Mapping[str, Callable[[Alert | None], list[Change]]]) -> dict[str, list[Change]]:
         """Run each ``fn`` on its stored alert, all in one optimistic transaction; store each last change."""
@@ -203,7 +201,7 @@ class Engine:
             if change.kind in ("firing", "flapping", "ack_lapsed"):
                 self._schedule_escalation(pipe, alert, now, lapsed=change.kind == "ack_lapsed")
             elif change.kind in ("resolved", "dropped", "acknowledged"):
-                pipe.zrem(keys.ESCALATIONS, alert.fingerprint)
+                pipe.zrem(keys.ALERT_ESCALATIONS, alert.fingerprint)
             if change.kind == "resolved":
                 resolved.append(alert)
         if len(pipe):
@@ -217,9 +215,9 @@ class Engine:
             state = GroupState(key=gk, receiver=m.receiver, route=m.path, labels=m.group_labels(alert.labels),
                                group_wait_s=m.timing.group_wait_s, group_interval_s=m.timing.group_interval_s,
                                repeat_interval_s=m.timing.repeat_interval_s, escalation=m.escalation, created_at=now)
-            pipe.sadd(keys.group_members(gk), alert.fingerprint)
-            pipe.set(keys.group(gk), encode(state), nx=True)
-            pipe.zadd(keys.GROUPS, {gk: now.timestamp() + m.timing.group_wait_s}, nx=True)
+            pipe.sadd(keys.alert_group_members(gk), alert.fingerprint)
+            pipe.set(keys.alert_group(gk), encode(state), nx=True)
+            pipe.zadd(keys.ALERT_GROUPS, {gk: now.timestamp() + m.timing.group_wait_s}, nx=True)
 
     # --- the periodic work ---------------------------------------------------------
     def tick(self, *, wait: bool = True) -> dict[str, int]:
@@ -235,7 +233,7 @@ class Engine:
     def purge(self) -> int:
         """Forget resolved alerts not updated for ``retention_s`` (state in Redis stays bounded)."""
         cutoff = self.now().timestamp() - self.cfg.retention_s
-        fps = [_str(x) for x in self.redis.zrangebyscore(keys.INDEX, "-inf", cutoff, start=0, num=1000)]
+        fps = [_str(x) for x in self.redis.zrangebyscore(keys.ALERT_INDEX, "-inf", cutoff, start=0, num=1000)]
         if not fps:
             return 0
         raws = self.redis.mget([keys.alert(fp) for fp in fps])
@@ -243,14 +241,14 @@ class Engine:
         if old:
             pipe = self.redis.pipeline(transaction=False)
             pipe.delete(*[keys.alert(fp) for fp in old])
-            pipe.zrem(keys.INDEX, *old)
+            pipe.zrem(keys.ALERT_INDEX, *old)
             pipe.execute()
         return len(old)
 
     def next_due(self) -> float | None:
         """Epoch seconds of the earliest scheduled work (None: nothing scheduled)."""
         pipe = self.redis.pipeline(transaction=False)
-        for key in (keys.TIMERS, keys.ESCALATIONS, keys.GROUPS, keys.OUTBOX_DUE):
+        for key in (keys.ALERT_TIMERS, keys.ALERT_ESCALATIONS, keys.ALERT_GROUPS, keys.OUTBOX_DUE):
             pipe.zrange(key, 0, 0, withscores=True)
         times = [got[0][1] for got in pipe.execute() if got]
         return min(times) if times else None
@@ -263,7 +261,7 @@ class Engine:
 
     def _run_timers(self) -> int:
         now = self.now()
-        fps = self._due_ids(keys.TIMERS, now, claim=False)
+        fps = self._due_ids(keys.ALERT_TIMERS, now, claim=False)
         if not fps:
             return 0
         results = self.apply_many({fp: lambda a: [due(a, now, self.policy) if a else Change(None, "ignored")]
@@ -276,9 +274,9 @@ class Engine:
                 continue
             timer = next_timer(change.alert) if change.alert else None
             if timer is None or timer <= now:
-                pipe.zrem(keys.TIMERS, fp)
+                pipe.zrem(keys.ALERT_TIMERS, fp)
             else:
-                pipe.zadd(keys.TIMERS, {fp: timer.timestamp()})
+                pipe.zadd(keys.ALERT_TIMERS, {fp: timer.timestamp()})
         pipe.execute()
         self._after_all(changes, now)
         return len(fps)
@@ -297,19 +295,19 @@ class Engine:
         delay = 0.0 if lapsed else next_delay(policy.levels, alert.escalation_level)
         if delay is None or alert.escalation_level >= len(policy.levels):
             return
-        pipe.zadd(keys.ESCALATIONS, {alert.fingerprint: now.timestamp() + delay})
+        pipe.zadd(keys.ALERT_ESCALATIONS, {alert.fingerprint: now.timestamp() + delay})
 
     def _run_escalations(self) -> int:
         now = self.now()
-        fps = self._due_ids(keys.ESCALATIONS, now)
+        fps = self._due_ids(keys.ALERT_ESCALATIONS, now)
         for fp in fps:
             alert = self.get(fp)
             policy = self._policy_of(alert) if alert else None
             if alert is None or policy is None or alert.state != "firing" or alert.escalation_level >= len(policy.levels):
-                self.redis.zrem(keys.ESCALATIONS, fp)
+                self.redis.zrem(keys.ALERT_ESCALATIONS, fp)
                 continue
             if self._silences_for(alert.labels, now) or self._inhibitor(alert):  # held back: pages nobody
-                self.redis.zadd(keys.ESCALATIONS, {fp: now.timestamp() + 60})
+                self.redis.zadd(keys.ALERT_ESCALATIONS, {fp: now.timestamp() + 60})
                 continue
             level_no = alert.escalation_level
             level = policy.levels[level_no]
@@ -319,7 +317,7 @@ class Engine:
             quiet_end = quiet_until(self.receivers[receiver].quiet_hours, now, self.tz) \
                 if receiver in self.receivers else None
             if quiet_end is not None and alert.anomaly.severity != "critical":  # nobody is woken for a trifle
-                self.redis.zadd(keys.ESCALATIONS, {fp: quiet_end.timestamp()})
+                self.redis.zadd(keys.ALERT_ESCALATIONS, {fp: quiet_end.timestamp()})
                 continue
             who = person.name if person else ""
             ctx = self._ctx("escalation", [alert], [], receiver, now, mentions=mention_of(person),
@@ -343,9 +341,9 @@ class Engine:
             change = self.apply(fp, bump)
             delay = next_delay(policy.levels, level_no + 1)
             if change.kind == "escalated" and delay is not None:
-                self.redis.zadd(keys.ESCALATIONS, {fp: now.timestamp() + delay})
+                self.redis.zadd(keys.ALERT_ESCALATIONS, {fp: now.timestamp() + delay})
             else:
-                self.redis.zrem(keys.ESCALATIONS, fp)
+                self.redis.zrem(keys.ALERT_ESCALATIONS, fp)
             log.info("alert %s escalated to level %d (%s %s)", fp, level_no, level.role, who)
         return len(fps)
 
@@ -353,13 +351,13 @@ class Engine:
     def _flush_groups(self) -> int:
         """Flush every due group: a handful of round trips for all of them together."""
         now = self.now()
-        gks = self._due_ids(keys.GROUPS, now, limit=500)
+        gks = self._due_ids(keys.ALERT_GROUPS, now, limit=500)
         if not gks:
             return 0
         pipe = self.redis.pipeline(transaction=False)
         for gk in gks:
-            pipe.get(keys.group(gk))
-            pipe.smembers(keys.group_members(gk))
+            pipe.get(keys.alert_group(gk))
+            pipe.smembers(keys.alert_group_members(gk))
         got = pipe.execute()
         metas = got[0::2]
         members = [sorted(_str(x) for x in m) for m in got[1::2]]
@@ -370,7 +368,7 @@ class Engine:
         out = self.redis.pipeline(transaction=False)
         for gk, raw, group_fps in zip(gks, metas, members, strict=True):
             if raw is None:
-                out.zrem(keys.GROUPS, gk)
+                out.zrem(keys.ALERT_GROUPS, gk)
                 continue
             self._flush(out, _decode_group(raw), group_fps, by_fp, now, marks)
         out.execute()
@@ -383,7 +381,7 @@ class Engine:
         gk = group.key
         if group.receiver not in self.receivers:  # the configuration changed: this route is gone
             log.warning("group %s: receiver %r is no longer configured; group dropped", gk, group.receiver)
-            self._store_group(keys=[keys.group_members(gk), keys.group(gk), keys.GROUPS],
+            self._store_group(keys=[keys.alert_group_members(gk), keys.alert_group(gk), keys.ALERT_GROUPS],
                               args=[gk, encode(group), 0, *fps], client=pipe)
             return
         alerts = [by_fp[fp] for fp in fps if fp in by_fp]
@@ -414,7 +412,7 @@ class Engine:
         due = now.timestamp() + max(group.group_interval_s, 0.5)
         if quiet_end is not None:
             due = min(due, quiet_end.timestamp() + 0.001)
-        self._store_group(keys=[keys.group_members(gk), keys.group(gk), keys.GROUPS],
+        self._store_group(keys=[keys.alert_group_members(gk), keys.alert_group(gk), keys.ALERT_GROUPS],
                           args=[gk, encode(group), due, *gone], client=pipe)
 
     def _mute(self, alerts: Sequence[Alert], receiver: str, now: datetime,
@@ -452,7 +450,7 @@ class Engine:
 
     def _active_alerts(self) -> list[Alert]:
         if "active" not in self._tick_cache:
-            fps = sorted(_str(x) for x in self.redis.smembers(ACTIVE))
+            fps = sorted(_str(x) for x in self.redis.smembers(keys.ALERT_ACTIVE))
             raws = self.redis.mget([keys.alert(fp) for fp in fps]) if fps else []
             self._tick_cache["active"] = [decode_alert(r) for r in raws if r]
         return self._tick_cache["active"]

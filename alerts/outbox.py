@@ -26,9 +26,9 @@ from typing import Any
 
 import msgspec
 
-from alerts import keys
 from alerts.channels import Delivery, Sender, Target, target
 from alerts.messages import render
+from sqm import keys
 from sqm.config import AlertSettings, Receiver
 from sqm.models import encode
 
@@ -254,7 +254,7 @@ class Outbox:
     def _deliver_batch(self, t: Target, batch: list[Notification]) -> None:
         now = self.now()
         if t.rate_limited:
-            wait_ms = int(self._bucket(keys=[keys.bucket(t.channel_id)],
+            wait_ms = int(self._bucket(keys=[keys.bot_bucket(t.channel_id)],
                                        args=[self.settings.bot_rate_per_min, self.settings.bot_rate_per_min / 60000,
                                              int(now.timestamp() * 1000)]))
             if wait_ms > 0:  # no token: everything waiting for this bot goes out together at the next token
@@ -291,7 +291,7 @@ class Outbox:
                                     "folded": str(len(folded))},
                   maxlen=10_000, approximate=True)
         if result.status == "rate_limited" and t.rate_limited:  # the vendor says so: every alerter waits
-            pipe.hset(keys.bucket(t.channel_id), mapping={"t": "0", "ts": str(int(now.timestamp() * 1000))})
+            pipe.hset(keys.bot_bucket(t.channel_id), mapping={"t": "0", "ts": str(int(now.timestamp() * 1000))})
         to_failover: Notification | None = None
         for n in [head, *folded]:
             n.attempts.append(attempt)

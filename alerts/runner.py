@@ -22,8 +22,8 @@ from typing import Any, TextIO
 import msgspec
 import redis as redis_lib
 
-from alerts import keys
 from alerts.engine import Engine
+from sqm import keys
 from sqm.clock import Clock
 from sqm.config import Settings
 from sqm.models import Anomaly, decode_anomaly
@@ -36,7 +36,7 @@ def ensure_group(redis: redis_lib.Redis, start: str = "0") -> None:
     """Create the consumer group at the stream's start (a fresh alerter sees every anomaly), or at ``start``
     (``$``: only anomalies added from now on are alerted); an existing group keeps its position."""
     try:
-        redis.xgroup_create(keys.ANOMALIES, keys.GROUP, id=start, mkstream=True)
+        redis.xgroup_create(keys.ANOMALIES, keys.ALERTER_GROUP, id=start, mkstream=True)
     except redis_lib.ResponseError as err:
         if "BUSYGROUP" not in str(err):
             raise
@@ -45,10 +45,10 @@ def ensure_group(redis: redis_lib.Redis, start: str = "0") -> None:
 def forget_idle_consumers(redis: redis_lib.Redis, keep: str, idle_s: float = 86400.0) -> list[str]:
     """Drop consumers of past alerter runs that hold nothing and were idle a day (each restart adds a name)."""
     gone = []
-    for c in redis.xinfo_consumers(keys.ANOMALIES, keys.GROUP):
+    for c in redis.xinfo_consumers(keys.ANOMALIES, keys.ALERTER_GROUP):
         name = c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
         if name != keep and int(c["pending"]) == 0 and int(c["idle"]) > idle_s * 1000:
-            redis.xgroup_delconsumer(keys.ANOMALIES, keys.GROUP, name)
+            redis.xgroup_delconsumer(keys.ANOMALIES, keys.ALERTER_GROUP, name)
             gone.append(name)
     return gone
 
@@ -96,24 +96,24 @@ class Alerter:
         """Read, handle and acknowledge one batch of anomalies; returns how many entries were read."""
         entries: Any = []
         if self._backlog:
-            entries = self.redis.xreadgroup(keys.GROUP, self.consumer, {keys.ANOMALIES: "0"}, count=count)
+            entries = self.redis.xreadgroup(keys.ALERTER_GROUP, self.consumer, {keys.ANOMALIES: "0"}, count=count)
             if not entries or not entries[0][1]:
                 self._backlog = False
                 entries = self._autoclaim(count)
         if not entries:
-            entries = self.redis.xreadgroup(keys.GROUP, self.consumer, {keys.ANOMALIES: ">"}, count=count,
+            entries = self.redis.xreadgroup(keys.ALERTER_GROUP, self.consumer, {keys.ANOMALIES: ">"}, count=count,
                                             block=block_ms)
         anomalies, ids = _decode(entries)
         if anomalies:
             self.engine.handle(anomalies)
         if ids:
-            self.redis.xack(keys.ANOMALIES, keys.GROUP, *ids)
+            self.redis.xack(keys.ANOMALIES, keys.ALERTER_GROUP, *ids)
         return len(ids)
 
     def _autoclaim(self, count: int) -> Any:
         """Entries another (dead) consumer read but never acknowledged."""
         with contextlib.suppress(redis_lib.ResponseError):
-            got = self.redis.xautoclaim(keys.ANOMALIES, keys.GROUP, self.consumer, self.claim_idle_ms, "0-0",
+            got = self.redis.xautoclaim(keys.ANOMALIES, keys.ALERTER_GROUP, self.consumer, self.claim_idle_ms, "0-0",
                                         count=count)
             if got and got[1]:
                 return [(keys.ANOMALIES, got[1])]

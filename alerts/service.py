@@ -14,14 +14,14 @@ from typing import Any
 
 import msgspec
 
-from alerts import keys
 from alerts.acklink import InvalidToken, secret_of, verify_token
 from alerts.channels import target
-from alerts.engine import ACTIVE, Engine
+from alerts.engine import Engine
 from alerts.matchers import matches_all, parse
 from alerts.outbox import Notification, urls_of
 from alerts.routing import dry_run
 from alerts.silences import Silence, new_silence
+from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
 from sqm.errors import SqmError
@@ -56,9 +56,9 @@ def list_alerts(redis: Any, *, state: str | Sequence[str] | None = None, limit: 
     label ``matchers`` (``["team=billing", "severity!=info"]``; a bad one raises ValueError naming it)."""
     wanted_labels = [parse(m) for m in matchers]
     if active_only:
-        fps = [_s(x) for x in redis.smembers(ACTIVE)]
+        fps = [_s(x) for x in redis.smembers(keys.ALERT_ACTIVE)]
     else:
-        fps = [_s(x) for x in redis.zrevrange(keys.INDEX, 0, max(0, limit * 4) - 1)]
+        fps = [_s(x) for x in redis.zrevrange(keys.ALERT_INDEX, 0, max(0, limit * 4) - 1)]
     raws = redis.mget([keys.alert(fp) for fp in fps]) if fps else []
     alerts = [decode_alert(r) for r in raws if r]
     wanted = {state} if isinstance(state, str) else set(state) if state else None

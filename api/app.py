@@ -20,7 +20,6 @@ from fastapi.staticfiles import StaticFiles
 from redis import RedisError
 from swagger_ui_bundle import swagger_ui_path
 
-from alerts import keys as alert_keys
 from api.limits import RateLimitMiddleware, TokenBucket
 from api.live import ALERTS_CHANGED, Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
@@ -62,7 +61,7 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     metrics = ApiMetrics(redis, settings.streams.partitions)
     broadcaster = Broadcaster(redis, [keys.KPI_LIVE])
     # the alert engine publishes nothing: the newest update in its index tells the wallboards to look
-    broadcaster.watch(ALERTS_CHANGED, lambda r: r.zrevrange(alert_keys.INDEX, 0, 0, withscores=True), every_s=1.0)
+    broadcaster.watch(ALERTS_CHANGED, lambda r: r.zrevrange(keys.ALERT_INDEX, 0, 0, withscores=True), every_s=1.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -22,8 +22,6 @@ from sqm import keys
 log = logging.getLogger("sqm.api")
 
 
-FLOW_STATS = f"{keys.PREFIX}:flow:stats"
-"""The dataflow's counters (streams/sinks.py ``FLOW_STATS``)."""
 
 
 class _StreamDepths(Collector):
@@ -40,7 +38,7 @@ class _StreamDepths(Collector):
                 pipe.xlen(keys.events_stream(p))
             pipe.xlen(keys.DLQ)
             pipe.xlen(keys.ANOMALIES)
-            pipe.hgetall(FLOW_STATS)
+            pipe.hgetall(keys.FLOW_STATS)
             *lengths, flow = pipe.execute()
         except Exception as err:  # a scrape must not fail because Redis is down: /readyz says so
             log.warning("api: /metrics could not read stream lengths: %s", err)

@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sim.simulator import Simulator  # noqa: E402
 from sqm.config import Settings  # noqa: E402
-from sqm.eventlog import DLQ_POSITIONS, group_by_partition  # noqa: E402
-from sqm.keys import ANOMALIES, events_stream  # noqa: E402
+from sqm.eventlog import group_by_partition  # noqa: E402
+from sqm.keys import ANOMALIES, DLQ_POSITIONS, events_stream  # noqa: E402
 from sqm.store import connect, embedded_redis  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
 from tests.streams.crash import (  # noqa: E402
     Feed,
     Kill,

@@ -37,12 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
+from sim.simulator import Simulator  # noqa: E402
 from sqm.config import Settings  # noqa: E402
 from sqm.eventlog import append_events  # noqa: E402
+from sqm.keys import FLOW_STATS  # noqa: E402
 from sqm.models import ServiceEvent  # noqa: E402
 from sqm.store import connect, embedded_redis  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
-from streams.sinks import FLOW_STATS  # noqa: E402
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -101,7 +101,7 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     t0 = time.perf_counter()
     for i in range(processes):
         env = dict(os.environ, REDIS_URL=url, SQM_STATE_DIR=str(state / f"p{i}"), SQM_STREAMS__EPOCH_S="10")
-        args = [sys.executable, "-m", "sqm", "flow", "-w", str(workers)]
+        args = [sys.executable, "-m", "sqm_cli", "flow", "-w", str(workers)]
         if processes > 1:
             args += ["-i", str(i), "-a", addresses]
         log = (ROOT / "bench" / "out")

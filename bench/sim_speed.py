@@ -15,8 +15,8 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sim.simulator import Incident, Simulator, write_ndjson
 from sqm.config import Settings
-from streams.simulator import Incident, Simulator, write_ndjson
 
 
 def main() -> None:

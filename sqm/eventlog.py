@@ -16,16 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqm.keys import DLQ, EVENTS_PER_ENTRY, events_stream, partition_for
+from sqm.keys import DLQ, DLQ_POSITIONS, EVENTS_PER_ENTRY, events_stream, partition_for
 from sqm.models import ServiceEvent, encode
 
 DLQ_MAXLEN = 100_000
 """The dead-letter stream keeps about this many newest records."""
 DEAD_LETTER_RAW_MAX = 20_000
 """Bytes of a rejected record kept in its dead letter."""
-DLQ_POSITIONS = f"{{{DLQ}}}:pos"
-"""Hash: per event stream, the position (``<entry id>/<ordinal>``) of the last dead letter written from it;
-field ``replayed`` counts letters found already written. The hash tag puts it in ``sqm:dlq``'s cluster slot."""
 
 StreamPosition = tuple[str, str, int]
 """Where a dead letter comes from in an event stream: (stream or partition name, entry id, ordinal of the

@@ -21,10 +21,10 @@ from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import WriteOptions, WriteType
 
 from sqm.config import InfluxSettings
+from sqm.keys import FLOW_STATS
 from sqm.models import KpiSnapshot
 from sqm.store import connect
 from streams.rollup import Minute
-from streams.sinks import FLOW_STATS
 
 log = logging.getLogger(__name__)
 

@@ -27,17 +27,13 @@ import redis as redis_lib
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from sqm.eventlog import StreamPosition, append_dead_letters, dead_letter
-from sqm.keys import ANOMALIES, KPI_LIVE, dims_field, kpi_history, kpi_latest
+from sqm.keys import ANOMALIES, FLOW_STATS, KPI_LIVE, anomaly_seen, dims_field, kpi_history, kpi_latest
 from sqm.models import Anomaly, encode
 from sqm.store import connect
 from streams.rollup import Minute
 
 log = logging.getLogger(__name__)
 
-FLOW_STATS = "sqm:flow:stats"
-"""Hash of the flow's counters (events, duplicate, late, invalid, late_merge, ...)."""
-ANOMALY_SEEN = f"{{{ANOMALIES}}}:seen:"
-"""Markers of anomalies written (``{sqm:anomalies}:seen:<fingerprint>|<end>|<status>``, 7 days)."""
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0)
 """Back-off between attempts of a sink write while Redis is unreachable (then the flow fails and recovery resumes it)."""
 
@@ -171,7 +167,7 @@ def write_anomalies(client: Any, anomalies: list[Anomaly], ttl_s: int = 7 * 8640
         return 0
     pipe = client.pipeline(transaction=False)
     for a in anomalies:
-        marker = f"{ANOMALY_SEEN}{a.fingerprint}|{a.end.isoformat()}|{a.status}"
+        marker = anomaly_seen(a.fingerprint, a.end.isoformat(), a.status)
         pipe.eval(_ADD_ONCE, 2, marker, ANOMALIES, encode(a), ttl_s)
     return sum(1 for added in pipe.execute() if added)
 

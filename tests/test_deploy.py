@@ -7,7 +7,7 @@ import pytest
 import yaml
 from typer.main import get_command
 
-from sqm.cli import app
+from sqm_cli.app import app
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import AdminDep, RedisDep, SettingsDep, ViewerDep
-from api.metrics import FLOW_STATS
 from api.schemas import DeadLetter, Status
 from sqm import keys
 from sqm.models import ALL, WINDOWS, decode_snapshot
@@ -38,7 +37,7 @@ def read_status(redis: Any, partitions: int) -> dict[str, Any]:
         pipe.xlen(keys.events_stream(p))
     pipe.xlen(keys.DLQ)
     pipe.xlen(keys.ANOMALIES)
-    pipe.hgetall(FLOW_STATS)
+    pipe.hgetall(keys.FLOW_STATS)
     for w in WINDOWS:
         pipe.hget(keys.kpi_latest(w), keys.dims_field(ALL, ALL, ALL))
         pipe.hlen(keys.kpi_latest(w))

@@ -32,11 +32,6 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 _json = msgspec.json.Decoder(dict[str, Any])
 
 
-def once_key(source: str, key: str) -> str:
-    """Marker of a once-only event (e.g. a conversation's first reply) already sent."""
-    return f"{keys.PREFIX}:webhook:once:{source}:{key}"
-
-
 def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
     append_dead_letters(redis, [dead_letter(reason, field, f"webhook:{src.name}", raw)])
 
@@ -53,7 +48,7 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
     ttl = int(settings.streams.contact_max_age_s)
     keep = [once is None for _, once in events]
     claimed: list[str] = []  # once-keys this delivery set (released again if the write fails)
-    wanted = [(i, once_key(src.name, once)) for i, (_, once) in enumerate(events) if once is not None]
+    wanted = [(i, keys.webhook_once(src.name, once)) for i, (_, once) in enumerate(events) if once is not None]
     if wanted:
         pipe = redis.pipeline(transaction=False)
         for _, key in wanted:

@@ -34,9 +34,9 @@ from flowlike import minutes  # noqa: E402
 from suite import add_set_option, parse_set  # noqa: E402
 
 from detectors import build_monitor  # noqa: E402
+from sim.incidents import Incident  # noqa: E402
+from sim.simulator import Simulator  # noqa: E402
 from sqm.config import Settings  # noqa: E402
-from streams.sim_incidents import Incident  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
 

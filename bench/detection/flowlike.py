@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from sim.simulator import Simulator
 from sqm.config import Settings
 from sqm.models import encode
 from streams import partition as P
 from streams import rollup as R
-from streams.simulator import Simulator
 
 
 def minutes(

@@ -1,7 +1,7 @@
 """A labelled incident suite: per-minute KPI counts of one team, drawn from the simulator's rhythm.
 
 Fast enough for weeks x many seeds: contacts per minute follow the simulator's
-daily and weekly profile (``streams.simulator``) at a given mean volume; per
+daily and weekly profile (``sim.simulator``) at a given mean volume; per
 contact the true timeout rate, CSAT, complaint rate and first-response time are
 those of the simulator's defaults, changed by the incident. Counts are drawn per
 minute (Poisson contacts, binomial outcomes, the mean FRT of the minute's
@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 
+from sim.simulator import DAILY_PROFILE, HOLIDAY_FACTOR, WEEKLY_PROFILE
 from sqm.models import KpiSnapshot
-from streams.simulator import DAILY_PROFILE, HOLIDAY_FACTOR, WEEKLY_PROFILE
 
 CST = timezone(timedelta(hours=8))
 BASE = {"timeout_rate": 0.10, "csat": 0.90, "complaint_rate": 0.015, "frt_avg_s": 40.0, "volume": 1.0}

@@ -118,7 +118,7 @@ def test_a_private_wallboard_reads_with_the_key_in_the_fragment(live_server, red
 
 @pytest.mark.slow
 def test_the_screenshot_script_shows_a_full_board(browser, tmp_path):
-    from api.screenshot import shoot
+    from tools.screenshot import shoot
 
     # shoot() waits for the live connection, the alerts banner and the sparklines before it takes the picture
     png = shoot(tmp_path / "wallboard.png", lang="zh", width=1280, height=720, browser=browser).read_bytes()

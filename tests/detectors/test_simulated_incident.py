@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from detectors import build_monitor
+from sim.simulator import Incident, Simulator
 from sqm.config import Settings
 from sqm.models import encode
 from streams import partition as P
 from streams import rollup as R
-from streams.simulator import Incident, Simulator
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2026, 3, 2, 8, tzinfo=CST)

@@ -21,7 +21,7 @@ def test_demo_runs_the_whole_product_and_ctrl_c_leaves_nothing_running(tmp_path)
     env = {**os.environ, "SQM_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)
     demo = subprocess.Popen(
-        [sys.executable, "-m", "sqm", "demo", "--port", str(port), "--history", "1h", "--speed", "120"],
+        [sys.executable, "-m", "sqm_cli", "demo", "--port", str(port), "--history", "1h", "--speed", "120"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -48,7 +48,7 @@ def test_demo_runs_the_whole_product_and_ctrl_c_leaves_nothing_running(tmp_path)
         assert page.status_code == 200
         assert "<script" in page.text
         for part in PARTS:
-            assert any(f"sqm {part}" in n for n in names), (part, names)
+            assert any(f"sqm_cli {part}" in n for n in names), (part, names)
         assert _embedded_redis(tmp_path), "no embedded redis-server runs under the demo's state directory"
     finally:
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -72,7 +72,7 @@ def _cmdline(p: psutil.Process) -> str:
 
 
 def _all_started(names: set[str]) -> bool:
-    return all(any(f"sqm {part}" in n for n in names) for part in PARTS)
+    return all(any(f"sqm_cli {part}" in n for n in names) for part in PARTS)
 
 
 def _embedded_redis(under) -> list[psutil.Process]:

@@ -18,10 +18,10 @@ import orjson
 import pytest
 import yaml
 
+from sim.simulator import Incident, Simulator, write_stream
 from sqm.config import load_settings
 from sqm.keys import ANOMALIES, kpi_history, kpi_latest
 from sqm.models import ALL, KPIS, decode_anomaly, decode_snapshot, series_id
-from streams.simulator import Incident, Simulator, write_stream
 from tests.streams.oracle import Oracle
 
 SITE = ZoneInfo("Asia/Shanghai")
@@ -54,7 +54,7 @@ def config_file(tmp_path, http_receiver):
 
 def _start(command: str, redis_url: str, config_file) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REDIS_URL": redis_url, "SQM_CONFIG": str(config_file), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "sqm", command], env=env)
+    return subprocess.Popen([sys.executable, "-m", "sqm_cli", command], env=env)
 
 
 def _wait(condition, timeout: float, what: str, procs=()):

@@ -37,10 +37,9 @@ from typing import Any
 import msgspec
 import orjson
 
-from sqm.keys import DLQ, EVENTS_PER_ENTRY, events_stream, kpi_history, kpi_latest
+from sqm.keys import DLQ, EVENTS_PER_ENTRY, FLOW_STATS, events_stream, kpi_history, kpi_latest
 from sqm.models import WINDOWS, ServiceEvent, encode
 from sqm.store import connect, embedded_redis
-from streams.sinks import FLOW_STATS
 from streams.source import part_name
 from tests.streams.helpers import stats
 
@@ -147,7 +146,7 @@ def spawn(redis_url: str, state_dir: Path, env: dict[str, str] | None = None, **
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "flow.log"
     with log.open("ab") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "sqm", "flow"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "sqm_cli", "flow"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)
     return Flow(proc, log)
 

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqm.config import Settings
-from sqm.keys import kpi_history, partition_for
+from sqm.keys import FLOW_STATS, kpi_history, partition_for
 from sqm.models import WINDOWS, KpiSnapshot, ServiceEvent, decode_snapshot
 from streams.runner import run_flow
-from streams.sinks import FLOW_STATS
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 MORNING = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sim.simulator import Simulator, write_stream
 from sqm.config import Settings
 from streams import accum as A
 from streams import rollup as R
 from streams.bucketing import BucketingSource
 from streams.partition import Chunk, Params, PartitionState, process
-from streams.simulator import Simulator, write_stream
 from streams.source import RedisStreamSource
 from tests.streams.helpers import START
 from tests.streams.oracle import Oracle

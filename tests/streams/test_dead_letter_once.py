@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from sim.simulator import Simulator
 from sqm.config import Settings
-from sqm.eventlog import DLQ_POSITIONS, append_dead_letters, dead_letter, group_by_partition
-from sqm.keys import DLQ
-from streams.simulator import Simulator
+from sqm.eventlog import append_dead_letters, dead_letter, group_by_partition
+from sqm.keys import DLQ, DLQ_POSITIONS
 from tests.streams.crash import Feed, dead_letters, flows, kill, stop, wait_closed, wait_for
 from tests.streams.helpers import MORNING, event_time_closes, stats
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import orjson
 
+from sim.simulator import write_stream
 from sqm.config import Settings
 from sqm.keys import ANOMALIES, DLQ, KPI_LIVE, events_stream, kpi_history, kpi_latest, partition_for
 from sqm.models import ServiceEvent, decode_anomaly, decode_snapshot, encode
-from streams.simulator import write_stream
 from streams.sinks import write_anomalies
 from tests.streams.helpers import START, StandInMonitor, run_until, stats
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from sim.simulator import Simulator, write_stream
 from sqm.config import Settings
-from streams.simulator import Simulator, write_stream
 from tests.streams.helpers import MORNING, all_series, closes, history, run_until, stats
 from tests.streams.oracle import Oracle
 

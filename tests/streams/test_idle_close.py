@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sim.simulator import write_stream
 from sqm.config import Settings
 from sqm.keys import kpi_latest
 from sqm.models import ServiceEvent, decode_snapshot
-from streams.simulator import write_stream
 from tests.streams.helpers import START, run_until
 
 

@@ -9,9 +9,9 @@ import httpx
 import orjson
 
 from sqm.config import InfluxSettings
+from sqm.keys import FLOW_STATS
 from sqm.models import KpiSnapshot
 from streams.influx import InfluxWriter
-from streams.sinks import FLOW_STATS
 
 
 def snap(start: datetime, team: str, volume: float, frt: float | None) -> KpiSnapshot:

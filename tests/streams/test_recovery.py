@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
+from sim.simulator import Simulator
 from sqm.config import Settings
-from sqm.eventlog import DLQ_POSITIONS, group_by_partition
-from sqm.keys import ANOMALIES, events_stream, kpi_history
+from sqm.eventlog import group_by_partition
+from sqm.keys import ANOMALIES, DLQ_POSITIONS, events_stream, kpi_history
 from sqm.models import ServiceEvent
-from streams.simulator import Simulator
 from tests.streams.crash import Feed, Kill, compare, crashed_and_clean, dead_letters, dlq_records, hot_store
 from tests.streams.helpers import MORNING, all_series, event_time_closes, history, stats
 from tests.streams.oracle import Oracle

@@ -3,7 +3,7 @@
 import orjson
 from typer.testing import CliRunner
 
-from sqm.cli import app
+from sqm_cli.app import app
 
 runner = CliRunner()
 

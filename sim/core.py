@@ -6,7 +6,7 @@ every event of their lives as one structured array (``EVENT_DTYPE``), unsorted.
 All randomness comes from the numpy ``Generator`` passed in, drawn in a fixed
 order, so the result is a pure function of the generator state and the inputs.
 
-The per-contact life (see ``streams/simulator.py`` for what the parameters mean):
+The per-contact life (see ``sim/simulator.py`` for what the parameters mean):
 
 - late (the wait passes the channel target) with probability ``timeout_rate``;
   late contacts abandon with ``a_late``, on-time ones with ``a_on``;

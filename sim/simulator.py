@@ -51,9 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from sqm.config import Settings
-from sqm.models import ServiceEvent
-from streams.sim_core import (
+from sim.core import (
     ABANDONED,
     C_OPEN_GENERAL,
     C_OPEN_MAJOR,
@@ -74,8 +72,10 @@ from streams.sim_core import (
     TYPES,
     contact_events,
 )
-from streams.sim_incidents import INCIDENT_KPIS, Incident, IncidentError
-from streams.sim_io import paced, write_ndjson, write_stream
+from sim.incidents import INCIDENT_KPIS, Incident, IncidentError
+from sim.io import paced, write_ndjson, write_stream
+from sqm.config import Settings
+from sqm.models import ServiceEvent
 
 __all__ = [
     "DEFAULT_VOLUMES",

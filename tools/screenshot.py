@@ -1,4 +1,4 @@
-"""Take a screenshot of the wallboard: ``python -m api.screenshot docs/wallboard.png [--lang en]``.
+"""Take a screenshot of the wallboard: ``python -m tools.screenshot docs/wallboard.png [--lang en]``.
 
 Starts an embedded Redis, fills it with 30 minutes of plausible snapshots (the
 billing team slipping) and one alert from the real alert engine, serves the app

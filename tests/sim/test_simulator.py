@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sim.simulator import Incident, IncidentError, Simulator, paced, write_ndjson, write_stream
 from sqm.clock import ManualClock
 from sqm.config import Settings
 from sqm.errors import ConfigError
 from sqm.keys import events_stream
 from sqm.models import ServiceEvent, decode_event, decode_events, encode
-from streams.simulator import Incident, IncidentError, Simulator, paced, write_ndjson, write_stream
 
 CST = timezone(timedelta(hours=8))
 MONDAY = datetime(2026, 3, 2, 0, 0, tzinfo=CST)  # a Monday

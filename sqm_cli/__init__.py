@@ -1,0 +1,1 @@
+"""The ``sqm`` command: the composition root that imports every package and that nothing imports."""
