@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 
-from sim.simulator import DAILY_PROFILE, HOLIDAY_FACTOR, WEEKLY_PROFILE
+from sim.params import DAILY_PROFILE, HOLIDAY_FACTOR, WEEKLY_PROFILE
 from sqm.models import KpiSnapshot
 
 CST = timezone(timedelta(hours=8))
