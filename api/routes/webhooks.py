@@ -17,8 +17,8 @@ from redis import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, RedisDep, SettingsDep, authorize, presented
+from api.helpdesks import HELPDESKS, BadSignature, Mapped, Unmappable
 from api.schemas import WebhookAccepted
-from api.webhooks import ADAPTERS, VERIFY, BadSignature, Mapped, Unmappable
 from sqm import keys
 from sqm.config import Settings, WebhookSource
 from sqm.errors import InvalidEvent
@@ -79,11 +79,12 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
     if src is None:
         msg = f"no webhook source {name!r} (configure api.webhooks)"
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=msg)
+    helpdesk = HELPDESKS[src.kind]
     body = await request.body()
     secret = src.secret.get_secret_value()
     if secret:
         try:
-            VERIFY[src.kind](secret, request.headers, body, clock.now(), src.max_skew_s)
+            helpdesk.verify(secret, request.headers, body, clock.now(), src.max_skew_s)
         except BadSignature as err:
             request.app.state.metrics.auth_failures.labels(reason="signature").inc()
             log.info("api: webhook %s refused: %s", src.name, err)
@@ -97,7 +98,7 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=msg) from err
     teams = {t.name for t in settings.teams}
     try:
-        mapped = ADAPTERS[src.kind](src, payload, clock.now(), teams)
+        mapped = helpdesk.map(src, payload, clock.now(), teams)
     except Unmappable as err:
         await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_unmappable").inc()
