@@ -28,7 +28,6 @@ from api.security import KeyRing
 from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
-from sqm.errors import ConfigError
 from sqm.store import connect
 
 log = logging.getLogger("sqm.api")
@@ -51,10 +50,6 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     """
     if redis is None:
         redis = connect(settings.redis_url)
-    unsigned = [w.name for w in settings.api.webhooks if not w.secret.get_secret_value()]
-    if unsigned and settings.environment == "production":
-        msg = f"api.webhooks[{unsigned[0]}].secret: production needs a signing secret for every webhook source"
-        raise ConfigError(msg)
     keyring = KeyRing(settings.api.keys)
     if not len(keyring):
         log.warning("api: no API keys configured: every route is open (allowed in development only)")

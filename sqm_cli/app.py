@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sqm.errors import ConfigError
 from sqm_cli.backtest import backtest
@@ -146,7 +147,7 @@ def notify_test(
     try:
         results = send_test(settings, receiver)
     except ConfigError as err:
-        console.print(f"[bold red]configuration error:[/] {err}")
+        console.print(f"[bold red]configuration error:[/] {escape(str(err))}")
         raise typer.Exit(2) from err
     table = Table("receiver", "channel", "status", "code", "latency", "detail")
     for r in results:

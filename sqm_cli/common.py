@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sqm.config import Settings, load_settings
 from sqm.errors import ConfigError
@@ -31,7 +32,7 @@ def settings_or_exit(config: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as err:
-        console.print(f"[bold red]configuration error:[/] {err}")
+        console.print(f"[bold red]configuration error:[/] {escape(str(err))}")
         raise typer.Exit(2) from err
 
 

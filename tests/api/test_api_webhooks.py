@@ -8,14 +8,14 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from pydantic import ValidationError
 
-from api.app import create_app
+from api.helpdesks import HELPDESKS
 from sqm import keys
-from sqm.config import Settings
-from sqm.errors import ConfigError
+from sqm.config import Settings, WebhookSource
 from tests.api.conftest import KEYS, auth
 from tests.api.test_api_events import stream_events
 
@@ -152,8 +152,15 @@ def test_unknown_source_and_bad_json(hooks):
     assert r.status_code == 422
 
 
-def test_production_refuses_an_unsigned_source(redis):
-    settings = Settings(environment="production", api={"keys": [{"key": KEYS["admin"], "role": "admin"}],
-                                                       "webhooks": [{"name": "x", "kind": "zendesk"}]})
-    with pytest.raises(ConfigError, match=r"api.webhooks\[x\].secret"):
-        create_app(settings, redis=redis)
+def test_production_refuses_an_unsigned_source():
+    with pytest.raises(ValidationError, match=r"api.webhooks\[x\].secret"):
+        Settings(environment="production", api={"keys": [{"key": KEYS["admin"], "role": "admin"}],
+                                                "webhooks": [{"name": "x", "kind": "zendesk"}]})
+
+
+def test_every_configurable_kind_has_a_helpdesk():
+    kinds = get_args(WebhookSource.model_fields["kind"].annotation)
+    assert sorted(HELPDESKS) == sorted(kinds)
+    assert all(helpdesk.name == kind for kind, helpdesk in HELPDESKS.items())
+    with pytest.raises(ValidationError, match="kind"):
+        WebhookSource(name="fd", kind="freshdesk")

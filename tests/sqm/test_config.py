@@ -87,3 +87,18 @@ def test_secrets_are_not_shown(monkeypatch):
     s = load_settings()
     assert "super-secret-key-value" not in repr(s)
     assert "super-secret-key-value" not in s.model_dump_json()
+
+
+def test_production_names_every_rule_it_breaks_at_once(tmp_path):
+    path = tmp_path / "sqm.yaml"
+    path.write_text("environment: production\n"
+                    "api: {keys: [{key: short, role: admin, name: ops}], webhooks: [{name: zd, kind: zendesk}]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert "api.keys[ops].key: use at least 16 characters" in message
+    assert "api.webhooks[zd].secret: production needs a signing secret" in message
+    assert "<root>" not in message and "Value error" not in message
+    development = path.read_text().replace("production", "development")
+    path.write_text(development)
+    assert load_settings(path).api.webhooks[0].name == "zd"

@@ -1,6 +1,7 @@
 """The sqm command: help for newcomers, check-config names bad keys."""
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from sqm_cli.app import app
@@ -31,6 +32,43 @@ def test_check_config_names_the_bad_key(tmp_path):
     result = runner.invoke(app, ["check-config", str(bad)])
     assert result.exit_code == 2
     assert "targets.fcr_rate" in result.output
+
+
+ADMIN = "{key: a-long-enough-admin-key-0123, role: admin, name: ops}"
+PRODUCTION_REFUSALS = [
+    ("no API key", "environment: production\n", "api.keys:"),
+    ("short API key", "environment: production\napi: {keys: [{key: short, role: admin, name: ops}]}\n",
+     "api.keys[ops].key:"),
+    ("unsigned webhook", f"environment: production\napi:\n  keys: [{ADMIN}]\n  webhooks: [{{name: zd, kind: zendesk}}]\n",
+     "api.webhooks[zd].secret:"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "key"), PRODUCTION_REFUSALS, ids=[c[0] for c in PRODUCTION_REFUSALS])
+def test_check_config_refuses_what_production_refuses(tmp_path, case, text, key):
+    path = tmp_path / "sqm.yaml"
+    path.write_text(text)
+    for command in (["check-config", str(path)], ["api", "--config", str(path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert key in " ".join(result.output.split()), (command, result.output)
+
+
+def test_a_production_file_check_config_passes_starts_the_api(tmp_path, redis):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from sqm.config import load_settings
+
+    path = tmp_path / "sqm.yaml"
+    path.write_text(f"environment: production\napi:\n  keys: [{ADMIN}]\n"
+                    "  webhooks: [{name: zd, kind: zendesk, secret: zendesk-signing-secret-4567}]\n")
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    with TestClient(create_app(load_settings(path), redis=redis)) as client:
+        whoami = client.get("/v1/config/whoami", headers={"X-API-Key": "a-long-enough-admin-key-0123"})
+        assert whoami.status_code == 200 and whoami.json()["role"] == "admin"
+        assert client.post("/v1/webhooks/zd", json={"event": "ticket.created"}).status_code == 401  # signed only
 
 
 def test_notify_test_delivers_through_apprise_and_reports(tmp_path, http_receiver):
