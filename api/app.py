@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis import RedisError
-from swagger_ui_bundle import swagger_ui_path
 
 from api.limits import RateLimitMiddleware, TokenBucket
 from api.live import ALERTS_CHANGED, Broadcaster
@@ -31,6 +31,10 @@ from sqm.config import Settings
 from sqm.store import connect
 
 log = logging.getLogger("sqm.api")
+
+SWAGGER_UI_DIR = Path(str(resources.files("fastapi_swagger") / "resources"))
+"""Swagger UI 5's bundle and styles (the ``fastapi-swagger`` package ships swagger-ui-dist's files), served
+by sqm under ``/docs/assets``: ``/docs`` needs no CDN. Swagger UI 4 cannot read OpenAPI 3.1."""
 
 DESCRIPTION = """\
 Real-time service-quality monitor for contact centers.
@@ -71,7 +75,7 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
         version="0.1.0",
         lifespan=lifespan,
         max_body_size=settings.api.max_body_bytes,
-        docs_url=None,  # served below from the swagger-ui-bundle package, not from a CDN
+        docs_url=None,  # served below from SWAGGER_UI_DIR, not from a CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -89,13 +93,14 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
                    alerts.silences, alerts.deliveries, webhooks.router, status.router, acklink.make_router(settings), wallboard.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=wallboard.WALLBOARD_DIR), name="static")
-    app.mount("/docs/assets", StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets")
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="sqm API",
                                    swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="data:,")
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

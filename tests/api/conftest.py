@@ -1,4 +1,4 @@
-"""Factories for the API tests: settings, apps on the real Redis, events, snapshots, a live server."""
+"""Factories for the API tests: settings, apps on the real Redis, events, snapshots, a live server, Chromium."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.app import create_app
 from sqm.config import Settings
-from tests.conftest import free_port
+from tests.conftest import CHROMIUM_ARGS, free_port
 
 KEYS = {
     "ingest": "ingest-key-0123456789abcdef",
@@ -137,3 +138,24 @@ def live_server(redis: Any, make_settings: Callable[..., Settings]) -> Callable[
         return LiveServer(create_app(settings or make_settings(**kw), redis=redis))
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright, one per test module."""
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def browser_page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; the test fails if the page raised a JavaScript error."""
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert errors == []
