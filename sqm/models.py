@@ -84,7 +84,7 @@ _GOOD_NAMES_MAX = 100_000
 
 
 class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, gc=False):
-    """One fact about a contact (DESIGN.md, "ServiceEvent").
+    """One fact about a contact: the input contract (docs/events.md).
 
     >>> ev = decode_event(b'{"event_id": "e1", "type": "survey.csat", "ts": "2026-03-02T09:00:00+08:00",'
     ...                   b' "contact_id": "c1", "team": "billing", "channel": "chat", "score": 5}')
@@ -304,7 +304,7 @@ class Contributor(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Anomaly(msgspec.Struct, frozen=True, kw_only=True):
-    """A detector's finding about one KPI series (DESIGN.md, detectors → alerts).
+    """A detector's finding about one KPI series, what the detectors hand the alert engine.
 
     ``status`` is "firing" while the incident lasts (repeated sightings carry the
     same ``incident_start``) and "resolved" once, when it ends.
