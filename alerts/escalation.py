@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime, time, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -79,6 +79,22 @@ def mention_of(person: Person | None) -> list[str]:
 
 def person_receiver_name(person: str) -> str:
     return f"@{person}"
+
+
+def escalation_targets(receiver: str, person: Person | None, known: Container[str]) -> list[str]:
+    """Where one escalation level goes: its receiver, the person's own receiver, the person's mail receiver.
+
+    >>> escalation_targets("ops", Person(name="Li", receiver="li-mail"), {"ops", "li-mail", "@Li"})
+    ['ops', 'li-mail', '@Li']
+    >>> escalation_targets("ops", None, {"ops"})
+    ['ops']
+    """
+    targets = [receiver]
+    if person is not None and person.receiver:
+        targets.append(person.receiver)
+    if person is not None and person_receiver_name(person.name) in known:
+        targets.append(person_receiver_name(person.name))
+    return list(dict.fromkeys(targets))
 
 
 def person_receivers(cfg: AlertSettings) -> list[Receiver]:

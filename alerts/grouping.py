@@ -81,6 +81,14 @@ def decide(group: GroupState, alerts: Sequence[Alert], muted: Collection[str], n
     return Decision("skip")
 
 
+def newly_told(group: GroupState, decision: Decision) -> list[Alert]:
+    """The firing alerts this notice tells the receiver about for the first time (before ``after_send``)."""
+    if not decision.send:
+        return []
+    return [a for a in decision.firing
+            if a.state == "firing" and group.notified.get(a.fingerprint) not in ("firing", "flapping")]
+
+
 def after_send(group: GroupState, decision: Decision, alerts: Sequence[Alert], now: datetime) -> list[str]:
     """Record what the receiver now knows; returns the fingerprints that can leave the group."""
     if decision.send:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from sqm.config import AlertSettings
-from sqm.models import Alert, Anomaly, TimelineEntry
+from sqm.models import SEVERITY_RANK, Alert, Anomaly, TimelineEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +56,13 @@ class Change:
     alert: Alert | None
     kind: str
     """``firing``, ``pending``, ``flapping``, ``update``, ``escalated_severity``, ``held``, ``resolved``,
-    ``dropped`` (pending that ended before firing), ``ignored``, ``stale``, ``acknowledged``, ``ack_lapsed``, ``none``."""
+    ``dropped`` (pending that ended before firing), ``ignored``, ``stale``, ``acknowledged``, ``ack_lapsed``,
+    ``escalated``, ``muted`` (what holds it back changed), ``none``."""
     notify: bool = False
 
     @property
     def changed(self) -> bool:
         return self.kind not in ("ignored", "stale", "none")
-
-
-_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 def _why(a: Anomaly) -> str:
@@ -121,7 +119,7 @@ def observe(alert: Alert | None, anomaly: Anomaly, now: datetime, policy: Policy
     if new.hold_until is not None:  # a held resolution: the incident came back, stay open quietly
         new.hold_until = None
         _log(new, now, new.state, "fired again while its resolution was held", policy)
-    if _RANK[anomaly.severity] > _RANK[alert.anomaly.severity]:
+    if SEVERITY_RANK[anomaly.severity] > SEVERITY_RANK[alert.anomaly.severity]:
         _log(new, now, new.state, f"severity {alert.anomaly.severity} → {anomaly.severity}", policy)
         return Change(new, "escalated_severity", notify=True)
     return Change(new, "update")
@@ -215,3 +213,27 @@ def acknowledge(alert: Alert, by: str, now: datetime, policy: Policy, *, comment
     new.ack_expires_at = now + timedelta(seconds=lapse) if lapse > 0 else None
     _log(new, now, "acknowledged", comment or "acknowledged", policy, by=by)
     return Change(new, "acknowledged")
+
+
+def escalate(alert: Alert | None, level: int, now: datetime, policy: Policy, *, role: str, person: str = "") -> Change:
+    """Escalation level ``level`` was sent: the alert waits for the next one (a replayed level changes nothing)."""
+    if alert is None or alert.escalation_level != level:
+        return Change(alert, "none")
+    new = _copy(alert)
+    new.escalation_level = level + 1
+    note(new, now, f"escalated to {role} {person}".strip(), policy)
+    return Change(new, "escalated")
+
+
+def mark_held(alert: Alert | None, silenced_by: list[str], inhibited_by: str | None, now: datetime,
+              policy: Policy) -> Change:
+    """Record which silences and which alert hold this one back (shown by the API and the timeline)."""
+    if alert is None:
+        return Change(None, "ignored")
+    new = _copy(alert)
+    new.silenced_by, new.inhibited_by = list(silenced_by), inhibited_by
+    if silenced_by != alert.silenced_by:
+        note(new, now, f"silenced by {', '.join(silenced_by)}" if silenced_by else "no longer silenced", policy)
+    if inhibited_by != alert.inhibited_by:
+        note(new, now, f"held back while {inhibited_by} fires" if inhibited_by else "no longer held back", policy)
+    return Change(new, "muted")

@@ -1,9 +1,12 @@
 """The persisted outbox: every notification is stored in Redis before it is sent.
 
 A notification waits in ``sqm:alert:outbox:due`` (score = when to try). An alerter
-*claims* due notifications atomically (a Lua script pushes their score by the send
-lease), so two alerters never send the same one; a process killed mid-send loses
-its lease and the notification is tried again. Each attempt is stored in the
+*claims* due notifications atomically (``alerts.lease``: their score becomes the end of
+a send lease), so two alerters never send the same one. While the notification waits
+for a sender and while it is sent, a heartbeat renews the lease; a send starts only
+after a renewal succeeded, so a send slower than the lease is not claimed, and sent,
+again. A process killed mid-send stops renewing: its notifications are tried again
+once their lease ends. Each attempt is stored in the
 notification (and in the ``sqm:alert:deliveries`` stream) with the masked channel,
 status, vendor code and latency. Failures are retried with exponential back-off
 until ``give_up_after_s``; a critical notification that keeps failing (or is
@@ -17,7 +20,6 @@ folded into one digest with whatever else waits for that bot.
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,18 +29,13 @@ from typing import Any
 import msgspec
 
 from alerts.channels import Delivery, Sender, Target, target
+from alerts.lease import LeaseKeeper, Schedule
 from alerts.messages import render
 from sqm import keys
 from sqm.config import AlertSettings, Receiver
 from sqm.models import encode
 
 log = logging.getLogger("sqm.alerts")
-
-_CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
-return ids
-"""
 
 _BUCKET = """
 local cap = tonumber(ARGV[1])
@@ -126,7 +123,8 @@ class Outbox:
         self.consumer = consumer
         self.now = now
         self.receivers = {r.name: r for r in (settings.receivers if receivers is None else receivers)}
-        self._claim = redis.register_script(_CLAIM)
+        self.due = Schedule(redis, keys.OUTBOX_DUE)
+        self.leases = LeaseKeeper(self.due, settings.send_lease_s, now)
         self._bucket = redis.register_script(_BUCKET)
         self._targets: dict[tuple[str, int], Target] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqm-send") if workers else None
@@ -137,6 +135,7 @@ class Outbox:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        self.leases.close()
 
     def target(self, receiver: str, index: int) -> Target:
         got = self._targets.get((receiver, index))
@@ -195,9 +194,8 @@ class Outbox:
             if limit == 0:
                 return 0
         now = self.now()
-        lease = now + timedelta(seconds=self.settings.send_lease_s)
-        ids = [i.decode() if isinstance(i, bytes) else i
-               for i in self._claim(keys=[keys.OUTBOX_DUE], args=[now.timestamp(), lease.timestamp(), limit])]
+        claims = self.due.claim_due(now, self.settings.send_lease_s, limit)
+        ids = list(claims)
         if not ids:
             return 0
         raws = self.redis.hmget(keys.OUTBOX, ids)
@@ -222,6 +220,7 @@ class Outbox:
                 pipe.execute()
                 continue
             by_channel[(n.receiver, n.url_index)].append(n)
+        self.leases.hold({n.id: claims[n.id] for batch in by_channel.values() for n in batch})
         futures = []
         for batch in by_channel.values():
             t = self.target(batch[0].receiver, batch[0].url_index)
@@ -230,7 +229,7 @@ class Outbox:
                 if self._pool is None:
                     self._deliver(t, b)
                 else:
-                    futures.append(self._pool.submit(self._deliver, t, b, time.monotonic()))
+                    futures.append(self._pool.submit(self._deliver, t, b))
         self._inflight.update(futures)
         if wait:
             for f in futures:
@@ -241,15 +240,20 @@ class Outbox:
         for f in list(self._inflight):
             f.result()
 
-    def _deliver(self, t: Target, batch: list[Notification], claimed: float | None = None) -> None:
-        if claimed is not None and time.monotonic() - claimed > self.settings.send_lease_s * 0.5:
-            log.warning("%s: %d notification(s) waited too long for a sender; left for the next claim",
-                        t.masked, len(batch))
-            return
+    def _deliver(self, t: Target, batch: list[Notification]) -> None:
+        ids = [n.id for n in batch]
         try:
-            self._deliver_batch(t, batch)
+            kept = self.leases.renew_now(ids)  # a full lease ahead of the send, or the claim is someone else's
+            batch = [n for n in batch if n.id in kept]
+            if len(batch) < len(ids):
+                log.warning("%s: %d notification(s) lost their claim while waiting for a sender; left to its holder",
+                            t.masked, len(ids) - len(batch))
+            if batch:
+                self._deliver_batch(t, batch)
         except Exception:  # never kill the pool thread; the lease expires and another try happens
             log.exception("delivery to %s failed unexpectedly", t.masked)
+        finally:
+            self.leases.release(ids)
 
     def _deliver_batch(self, t: Target, batch: list[Notification]) -> None:
         now = self.now()
@@ -259,6 +263,7 @@ class Outbox:
                                              int(now.timestamp() * 1000)]))
             if wait_ms > 0:  # no token: everything waiting for this bot goes out together at the next token
                 due = now.timestamp() + wait_ms / 1000
+                self.leases.release(n.id for n in batch)
                 self.redis.zadd(keys.OUTBOX_DUE, {n.id: due for n in batch})
                 log.info("%s: rate limit, %d notification(s) wait %.1f s", t.masked, len(batch), wait_ms / 1000)
                 return
@@ -318,6 +323,7 @@ class Outbox:
                 n.failed_over = True
                 to_failover = to_failover or n
             pipe.hset(keys.OUTBOX, n.id, encode(n))
+        self.leases.release(n.id for n in [head, *folded])  # the result decides what is due next, not the lease
         pipe.execute()
         if to_failover is not None:
             self._fail_over(to_failover, now)

@@ -2,6 +2,9 @@
 routing dry-run and delivery status. Every result is an sqm record or a plain dict; URLs
 appear only masked.
 
+Alerts and silences are read and written through ``alerts.store.AlertStore``, the same store
+the engine uses: an acknowledgement is one transition of the stored alert, not an engine.
+
 Errors: ``UnknownAlert`` (no such fingerprint), ``acklink.InvalidToken`` (bad/expired
 link), ``ValueError`` (a bad silence: the message names the field).
 """
@@ -14,26 +17,27 @@ from typing import Any
 
 import msgspec
 
+from alerts import lifecycle
 from alerts.acklink import InvalidToken, secret_of, verify_token
 from alerts.channels import target
-from alerts.engine import Engine
+from alerts.lifecycle import Change, Policy
 from alerts.matchers import matches_all, parse
 from alerts.outbox import Notification, urls_of
 from alerts.routing import dry_run
 from alerts.silences import Silence, new_silence
+from alerts.store import AlertStore
 from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
 from sqm.errors import SqmError
-from sqm.models import Alert, decode_alert, encode, to_builtins
+from sqm.models import Alert, to_builtins
 
 __all__ = [
     "InvalidToken", "UnknownAlert", "ack_with_token", "acknowledge", "create_silence", "delivery_attempts",
-    "expire_silence", "get_alert", "get_notification", "list_alerts", "list_notifications", "list_silences",
-    "notifications_of", "receivers", "route_dry_run",
+    "expire_silence", "fingerprint_of_token", "get_alert", "get_notification", "list_alerts", "list_notifications",
+    "list_silences", "notifications_of", "receivers", "route_dry_run",
 ]
 
-_silence = msgspec.json.Decoder(Silence).decode
 _notification = msgspec.json.Decoder(Notification).decode
 
 
@@ -55,12 +59,8 @@ def list_alerts(redis: Any, *, state: str | Sequence[str] | None = None, limit: 
     """Alerts, most recently updated first; ``state`` filters (e.g. ``["firing", "acknowledged"]``), and so do
     label ``matchers`` (``["team=billing", "severity!=info"]``; a bad one raises ValueError naming it)."""
     wanted_labels = [parse(m) for m in matchers]
-    if active_only:
-        fps = [_s(x) for x in redis.smembers(keys.ALERT_ACTIVE)]
-    else:
-        fps = [_s(x) for x in redis.zrevrange(keys.ALERT_INDEX, 0, max(0, limit * 4) - 1)]
-    raws = redis.mget([keys.alert(fp) for fp in fps]) if fps else []
-    alerts = [decode_alert(r) for r in raws if r]
+    store = AlertStore(redis)
+    alerts = store.active() if active_only else store.recent(limit * 4)
     wanted = {state} if isinstance(state, str) else set(state) if state else None
     if wanted:
         alerts = [a for a in alerts if a.state in wanted]
@@ -71,36 +71,47 @@ def list_alerts(redis: Any, *, state: str | Sequence[str] | None = None, limit: 
 
 
 def get_alert(redis: Any, fingerprint: str) -> Alert:
-    raw = redis.get(keys.alert(fingerprint))
-    if raw is None:
+    alert = AlertStore(redis).get(fingerprint)
+    if alert is None:
         msg = f"alert {fingerprint!r} not found"
         raise UnknownAlert(msg)
-    return decode_alert(raw)
+    return alert
 
 
 def acknowledge(redis: Any, settings: Settings, fingerprint: str, by: str, *, comment: str = "",
                 timeout_s: float | None = None, clock: Clock | None = None) -> Alert:
     """Acknowledge a firing alert: escalation stops until it resolves or the acknowledgement lapses.
 
-    Acknowledging a resolved or pending alert changes nothing (returned as it is).
+    One transition of the stored alert (its escalation leaves the schedule in the same
+    transaction). Acknowledging a resolved or pending alert changes nothing (returned as it is).
     """
-    get_alert(redis, fingerprint)
-    engine = Engine(settings, redis, clock=clock, workers=0)
-    try:
-        change = engine.acknowledge(fingerprint, by, comment=comment, timeout_s=timeout_s)
-    finally:
-        engine.close()
-    return change.alert if change.alert is not None else get_alert(redis, fingerprint)
+    now, policy = _now(clock), Policy.of(settings.alerts)
+
+    def ack(alert: Alert | None) -> Change:
+        if alert is None:
+            return Change(None, "ignored")
+        return lifecycle.acknowledge(alert, by, now, policy, comment=comment, timeout_s=timeout_s)
+
+    change = AlertStore(redis).apply(fingerprint, ack)
+    if change.alert is None:
+        msg = f"alert {fingerprint!r} not found"
+        raise UnknownAlert(msg)
+    return change.alert
+
+
+def fingerprint_of_token(settings: Settings, token: str, *, clock: Clock | None = None) -> str:
+    """The alert a signed acknowledge link names; raises InvalidToken (malformed, forged, expired, links off)."""
+    secret = secret_of(settings)
+    if secret is None:
+        msg = "ack link: links are disabled (alerts.signing_secret is not set)"
+        raise InvalidToken(msg)
+    return verify_token(secret, token, _now(clock))
 
 
 def ack_with_token(redis: Any, settings: Settings, token: str, *, by: str = "ack link",
                    clock: Clock | None = None) -> Alert:
     """Acknowledge through a signed link from a message; raises InvalidToken."""
-    secret = secret_of(settings)
-    if secret is None:
-        msg = "ack link: links are disabled (alerts.signing_secret is not set)"
-        raise InvalidToken(msg)
-    fp = verify_token(secret, token, _now(clock))
+    fp = fingerprint_of_token(settings, token, clock=clock)
     return acknowledge(redis, settings, fp, by, comment="acknowledged from the link in a message", clock=clock)
 
 
@@ -111,27 +122,27 @@ def create_silence(redis: Any, matchers: Sequence[str], starts_at: datetime | No
     now = _now(clock)
     s = new_silence(matchers, starts_at or now, ends_at, created_by, comment=comment,
                     expire_when_resolved=expire_when_resolved, now=now)
-    redis.hset(keys.SILENCES, s.id, encode(s))
+    AlertStore(redis).put_silence(s)
     return s
 
 
 def list_silences(redis: Any, *, include_expired: bool = False, clock: Clock | None = None) -> list[Silence]:
     now = _now(clock)
-    out = [_silence(v) for v in redis.hvals(keys.SILENCES)]
+    out = AlertStore(redis).silences()
     if not include_expired:
         out = [s for s in out if s.expired_at is None and s.ends_at > now]
     return sorted(out, key=lambda s: s.starts_at)
 
 
 def expire_silence(redis: Any, silence_id: str, *, clock: Clock | None = None) -> Silence:
-    raw = redis.hget(keys.SILENCES, silence_id)
-    if raw is None:
+    store = AlertStore(redis)
+    s = store.silence(silence_id)
+    if s is None:
         msg = f"silence {silence_id!r} not found"
         raise KeyError(msg)
-    s = _silence(raw)
     if s.expired_at is None:
         s.expired_at = _now(clock)
-        redis.hset(keys.SILENCES, s.id, encode(s))
+        store.put_silence(s)
     return s
 
 

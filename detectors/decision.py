@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sqm.models import SEVERITY_RANK
+
 Event = Literal["fire", "escalate", "resolve"]
 Phase = Literal["learning", "normal", "pending", "firing"]
-SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 class IncidentRule:

@@ -13,6 +13,7 @@ This module imports nothing else of the project.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
@@ -289,7 +290,20 @@ def decode_snapshot(raw: bytes | str) -> KpiSnapshot:
 # --- anomalies and alerts -----------------------------------------------------------
 
 Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[str, ...] = Severity.__args__  # type: ignore[attr-defined]
+"""Least to most severe: the one order of severities (the wallboard's copy is checked against it)."""
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+"""``info`` 0, ``warning`` 1, ``critical`` 2: compare severities by rank, sort the most severe first by ``-rank``."""
 Direction = Literal["up", "down"]
+
+
+def most_severe(severities: Iterable[str], default: str = "info") -> str:
+    """The highest of ``severities`` in the one order (``default`` when there are none).
+
+    >>> most_severe(["warning", "critical", "info"]), most_severe([])
+    ('critical', 'info')
+    """
+    return max(severities, key=SEVERITY_RANK.__getitem__, default=default)
 
 
 class Contributor(msgspec.Struct, frozen=True, kw_only=True):

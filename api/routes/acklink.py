@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from alerts import service
-from alerts.acklink import secret_of, verify_token
 from api.deps import ClockDep, RedisDep, SettingsDep
 from sqm.config import Settings
 from sqm.models import KPIS, Alert
@@ -56,12 +55,8 @@ def make_router(settings: Settings) -> APIRouter:
 
     @router.get(path, response_class=HTMLResponse, response_model=None, summary="Confirm page of an acknowledge link")
     def confirm(token: str, redis: RedisDep, settings: SettingsDep, clock: ClockDep) -> HTMLResponse:
-        secret = secret_of(settings)
         try:
-            if secret is None:
-                msg = "ack link: links are disabled (alerts.signing_secret is not set)"
-                raise service.InvalidToken(msg)
-            fp = verify_token(secret, token, clock.now())
+            fp = service.fingerprint_of_token(settings, token, clock=clock)
             alert = service.get_alert(redis, fp)
         except (service.InvalidToken, service.UnknownAlert) as err:
             return _invalid(err)

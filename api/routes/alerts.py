@@ -27,7 +27,7 @@ from api.schemas import (
     SilenceOut,
     WallboardAlert,
 )
-from sqm.models import Alert, to_builtins
+from sqm.models import SEVERITY_RANK, Alert, to_builtins
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 silences = APIRouter(prefix="/v1/silences", tags=["silences"])
@@ -65,8 +65,7 @@ def _wallboard_view(a: Alert) -> dict[str, Any]:
 def wallboard_alerts(redis: RedisDep, _: PublicViewerDep) -> list[dict[str, Any]]:
     """Open alerts (firing or acknowledged) as the wallboard shows them, critical first."""
     open_alerts = service.list_alerts(redis, state=["firing", "acknowledged"], active_only=True, limit=100)
-    rank = {"critical": 0, "warning": 1, "info": 2}
-    open_alerts.sort(key=lambda a: (a.state != "firing", rank.get(a.anomaly.severity, 3), a.started_at))
+    open_alerts.sort(key=lambda a: (a.state != "firing", -SEVERITY_RANK[a.anomaly.severity], a.started_at))
     return [_wallboard_view(a) for a in open_alerts]
 
 

@@ -37,7 +37,7 @@ def test_silence_holds_back_then_expires_and_resolution_still_announced(redis, h
     push(redis, anomaly(), anomaly(team="tech"))
     run(al, clock, 60)
     assert [m["title"] for m in messages(http_receiver)] == ["[FIRING] Timeout rate · Tech support / Chat"]
-    silenced = al.engine.get(anomaly().fingerprint)
+    silenced = al.engine.store.get(anomaly().fingerprint)
     assert silenced.silenced_by == [sil.id] and silenced.timeline[-1].why == f"silenced by {sil.id}"
     run(al, clock, 30 * 60, step=60)  # the silence ends: the alert is announced
     assert len(messages(http_receiver)) == 2 and "Billing" in messages(http_receiver)[1]["title"]
@@ -82,7 +82,7 @@ def test_team_wide_alert_inhibits_its_per_channel_alerts(redis, http_receiver):
     run(al, clock, 60)
     titles = sorted(m["title"] for m in messages(http_receiver))
     assert titles == ["[FIRING] Timeout rate · Billing / all", "[FIRING] Timeout rate · Tech support / Chat"]
-    chat = al.engine.get(anomaly(channel="chat").fingerprint)
+    chat = al.engine.store.get(anomaly(channel="chat").fingerprint)
     assert chat.inhibited_by == anomaly(channel="*").fingerprint
     push(redis, anomaly(channel="*", status="resolved", at=T0 + timedelta(minutes=5)))
     run(al, clock, 120)
@@ -119,7 +119,7 @@ def test_escalation_levels_follow_the_policy_and_roster(redis, http_receiver):
     run(al, clock, 15 * 60, step=30)  # 30 min: the manager, also on the manager's own receiver
     paths = [p for p, _, _ in http_receiver.requests]
     assert sorted(paths[2:]) == ["/ops", "/zhang"]
-    alert = al.engine.get(anomaly().fingerprint)
+    alert = al.engine.store.get(anomaly().fingerprint)
     assert alert.escalation_level == 3
     assert [e.why for e in alert.timeline if e.why.startswith("escalated")] == ["escalated to team_lead Li",
                                                                                "escalated to manager Zhang"]
@@ -135,7 +135,7 @@ def test_ack_stops_escalation_and_a_lapsed_ack_rearms_it(redis, http_receiver):
     assert len(http_receiver.bodies) == 1  # acknowledged: no team lead
     run(al, clock, 2 * 60, step=30)  # the ack lapses at 31 min: escalation resumes at once
     assert len(http_receiver.bodies) == 2 and "escalated to team lead: Li" in messages(http_receiver)[1]["message"]
-    alert = al.engine.get(anomaly().fingerprint)
+    alert = al.engine.store.get(anomaly().fingerprint)
     assert alert.state == "firing" and "lapsed" in alert.timeline[-2].why
 
 

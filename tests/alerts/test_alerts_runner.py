@@ -52,7 +52,7 @@ def test_resolved_anomaly_resolves_and_notifies(redis, http_receiver):
     bodies = http_receiver.wait_for(2, timeout=5)
     assert len(bodies) == 2
     assert "RESOLVED" in json.loads(bodies[1])["title"]
-    alert = alerter.engine.get(anomaly().fingerprint)
+    alert = alerter.engine.store.get(anomaly().fingerprint)
     assert alert is not None and alert.state == "resolved"
     assert [e.state for e in alert.timeline] == ["firing", "resolved"]
     alerter.close()
@@ -82,8 +82,8 @@ def test_resolved_alerts_are_forgotten_after_retention(redis):
     alerter.step()
     clock.advance(hours=2)
     assert alerter.engine.purge() == 1  # the resolved one; the firing one stays
-    assert alerter.engine.get(anomaly().fingerprint) is None
-    assert alerter.engine.get(anomaly(team="tech").fingerprint).state == "firing"
+    assert alerter.engine.store.get(anomaly().fingerprint) is None
+    assert alerter.engine.store.get(anomaly(team="tech").fingerprint).state == "firing"
     alerter.close()
 
 
