@@ -273,6 +273,14 @@ def _check_shift_people(s: AlertSettings) -> None:
                 raise ValueError(msg)
 
 
+def _check_send_lease(s: AlertSettings) -> None:
+    """A send that hangs until its timeout must end within the lease it starts with (see docs/alerts.md)."""
+    if s.timeout_s >= s.send_lease_s:
+        msg = (f"alerts.timeout_s: must be less than alerts.send_lease_s ({s.send_lease_s:g} s), got "
+               f"{s.timeout_s:g} s; a send left without lease renewals would be sent twice")
+        raise ValueError(msg)
+
+
 _REFERENCE_CHECKS: tuple[Callable[[AlertSettings], None], ...] = (
     _check_timezone,
     _check_receivers_unique,
@@ -281,5 +289,6 @@ _REFERENCE_CHECKS: tuple[Callable[[AlertSettings], None], ...] = (
     _check_receiver_references,
     _check_escalation_references,
     _check_shift_people,
+    _check_send_lease,
 )
 """What ``AlertSettings`` checks across its keys, in order; each raises ValueError naming the key."""

@@ -77,7 +77,8 @@ def test_alerter_killed_with_deliveries_pending_resumes_none_lost_none_twice(red
                                                                               tmp_path: Path):
     cfg = {"alerts": {"receivers": [{"name": "ops", "urls": [json_url(http_receiver)], "language": "en"}],
                       "route": {"receiver": "ops"}, "group_wait_s": 0, "group_interval_s": 1,
-                      "retry_base_s": 0.2, "retry_max_s": 0.5, "send_lease_s": 2, "consumer": "alerter-a"}}
+                      "retry_base_s": 0.2, "retry_max_s": 0.5, "send_lease_s": 2, "timeout_s": 1,
+                      "consumer": "alerter-a"}}
     path = tmp_path / "sqm.yaml"
     path.write_text(yaml.safe_dump(cfg))
     root = Path(__file__).resolve().parents[2]
@@ -108,37 +109,14 @@ def test_alerter_killed_with_deliveries_pending_resumes_none_lost_none_twice(red
 
 
 @pytest.mark.slow
-def test_alerter_killed_while_a_send_is_in_flight_sends_it_again_once(redis, redis_url, tmp_path: Path):
-    """The receiver is slow to answer the first try (it counts nothing); the alerter dies meanwhile."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from tests.conftest import free_port
-
-    got: list[bytes] = []
-    tries: list[float] = []
-    slow = threading.Event()
-    slow.set()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            tries.append(time.monotonic())
-            if slow.is_set():
-                time.sleep(4)  # the sender gives up or dies before an answer: not delivered
-                return
-            got.append(body)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    cfg = {"alerts": {"receivers": [{"name": "ops", "urls": [f"json://127.0.0.1:{port}/hook"], "language": "en"}],
+def test_killed_mid_send_then_a_receiver_slower_than_the_lease_under_load_gets_it_once(
+        redis, redis_url, tmp_path: Path, slow_receiver, cpu_burners):
+    """The first try hangs (it counts nothing) and its alerter dies; the next alerter's send takes 2.5
+    leases while two busy loops hold both cores: its heartbeat keeps the claim, nobody sends it again."""
+    slow_receiver.counting, slow_receiver.answer_s = False, 60.0
+    cfg = {"alerts": {"receivers": [{"name": "ops", "urls": [f"json://{slow_receiver.url}/hook"], "language": "en"}],
                       "route": {"receiver": "ops"}, "group_wait_s": 0, "group_interval_s": 1, "retry_base_s": 0.2,
-                      "send_lease_s": 2, "timeout_s": 30, "consumer": "alerter-b"}}
+                      "send_lease_s": 2, "timeout_s": 1, "consumer": "alerter-b"}}
     path = tmp_path / "sqm.yaml"
     path.write_text(yaml.safe_dump(cfg))
     root = Path(__file__).resolve().parents[2]
@@ -151,17 +129,19 @@ def test_alerter_killed_while_a_send_is_in_flight_sends_it_again_once(redis, red
     proc = start()
     try:
         push(redis, anomaly())
-        assert wait_until(lambda: len(tries) == 1)  # the send is in flight
+        assert wait_until(lambda: len(slow_receiver.tries) == 1, timeout=30)  # the send is in flight
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        slow.clear()
+        with slow_receiver.lock:
+            slow_receiver.counting, slow_receiver.answer_s = True, 5.0
         proc = start()
-        assert wait_until(lambda: len(got) == 1, timeout=30)
-        time.sleep(2.5)  # past another lease: no second copy
+        assert wait_until(lambda: slow_receiver.count() == 1, timeout=60)
+        assert wait_until(lambda: service.list_notifications(redis)[0]["status"] == "delivered", timeout=30)
+        time.sleep(3)  # past another lease: no second copy
     finally:
         proc.terminate()
         proc.wait(10)
-        server.shutdown()
-    assert len(got) == 1 and json.loads(got[0])["title"] == "[FIRING] Timeout rate · Billing / Chat"
+    assert slow_receiver.count() == 1 and len(slow_receiver.tries) == 2
+    assert json.loads(slow_receiver.got[0])["title"] == "[FIRING] Timeout rate · Billing / Chat"
     (note,) = service.list_notifications(redis)
-    assert note["status"] == "delivered"
+    assert [a["status"] for a in note["attempts"]] == ["ok"] and note["attempts"][0]["latency_ms"] > 4000

@@ -45,6 +45,7 @@ def test_yaml_file_and_environment_override(tmp_path, monkeypatch):
         ("targets:\n  csat: high\n", "targets.csat"),
         ("channels:\n  - {name: chat}\n", "channels.0.answer_target_s"),
         ("alerts:\n  route: {receiver: nobody}\n", "alerts.route.receiver"),
+        ("alerts:\n  send_lease_s: 2\n  timeout_s: 30\n", "alerts.timeout_s"),
         ("colour: red\n", "colour"),
     ],
 )

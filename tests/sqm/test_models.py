@@ -112,3 +112,27 @@ def test_kpi_metadata_covers_the_design_table():
         "resolution_rate", "fcr_rate", "aht_s", "csat", "nps", "complaint_rate", "complaint_timely_rate", "backlog",
     }
     assert all(info.zh and info.en for info in KPIS.values())
+
+
+def test_one_severity_order_least_to_most_severe():
+    from sqm.models import SEVERITIES, SEVERITY_RANK, Severity, most_severe
+
+    assert SEVERITIES == Severity.__args__ == ("info", "warning", "critical")
+    assert sorted(SEVERITIES, key=SEVERITY_RANK.__getitem__, reverse=True) == ["critical", "warning", "info"]
+    assert most_severe(["info", "warning"]) == "warning" and most_severe([], default="warning") == "warning"
+
+
+def test_no_other_module_writes_its_own_severity_order(repo_root):
+    import ast
+
+    found = []
+    for path in repo_root.glob("*/**/*.py"):
+        if path.parts[len(repo_root.parts)] in {".venv", "tests"} or path == repo_root / "sqm" / "models.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict) and len(node.keys) == 3:
+                names = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                if names == {"info", "warning", "critical"} and all(
+                        isinstance(v, ast.Constant) and isinstance(v.value, int) for v in node.values):
+                    found.append(f"{path.relative_to(repo_root)}:{node.lineno}")
+    assert found == [], "severity order written again: use sqm.models.SEVERITY_RANK"
