@@ -1,7 +1,8 @@
-"""The alert engine (issue 4): anomalies → alerts → routing, grouping, escalation → Apprise.
+"""The alert engine: anomalies → alerts → routing, grouping, muting, escalation → Apprise.
 
 Entry points: ``alerts.runner.run_alerter`` (the ``sqm alerter`` process),
 ``alerts.service`` (functions the API calls), ``alerts.notify_test`` (``sqm notify-test``).
+Alert state is read and written through ``alerts.store.AlertStore`` by both.
 See docs/alerts.md.
 """
 

@@ -114,6 +114,34 @@ def urls_of(receiver: Receiver) -> list[str]:
     return [u.get_secret_value() for u in receiver.urls] or ([""] if receiver.name == "console" else [])
 
 
+def _str(x: bytes | str) -> str:
+    return x.decode() if isinstance(x, bytes) else x
+
+
+def read_notification(redis: Any, nid: str) -> Notification | None:
+    raw = redis.hget(keys.OUTBOX, nid)
+    return _decode(raw) if raw else None
+
+
+def latest_notifications(redis: Any, limit: int) -> list[Notification]:
+    """Up to ``limit`` pending notifications (soonest due first), then the latest finished ones."""
+    pending = [_str(x) for x in redis.zrange(keys.OUTBOX_DUE, 0, limit - 1)]
+    done = [_str(x) for x in redis.zrevrange(keys.OUTBOX_DONE, 0, limit - 1)]
+    ids = list(dict.fromkeys(pending + done))
+    raws = redis.hmget(keys.OUTBOX, ids) if ids else []
+    return [_decode(r) for r in raws if r]
+
+
+def latest_attempts(redis: Any, limit: int) -> list[dict[str, str]]:
+    """The latest delivery attempts from ``sqm:alert:deliveries``, newest first."""
+    out = []
+    for entry_id, fields in redis.xrevrange(keys.DELIVERIES, count=limit):
+        row = {_str(k): _str(v) for k, v in fields.items()}
+        row["entry"] = _str(entry_id)
+        out.append(row)
+    return out
+
+
 class Outbox:
     def __init__(self, redis: Any, settings: AlertSettings, *, sender: Sender, consumer: str,
                  now: Callable[[], datetime], workers: int = 8, receivers: Sequence[Receiver] | None = None) -> None:
@@ -175,8 +203,7 @@ class Outbox:
         return ids
 
     def get(self, nid: str) -> Notification | None:
-        raw = self.redis.hget(keys.OUTBOX, nid)
-        return _decode(raw) if raw else None
+        return read_notification(self.redis, nid)
 
     # --- sending -------------------------------------------------------------------
     def pending_count(self) -> int:

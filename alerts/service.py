@@ -15,18 +15,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from alerts import lifecycle
 from alerts.acklink import InvalidToken, secret_of, verify_token
 from alerts.channels import target
 from alerts.lifecycle import Change, Policy
 from alerts.matchers import matches_all, parse
-from alerts.outbox import Notification, urls_of
+from alerts.outbox import Notification, latest_attempts, latest_notifications, read_notification, urls_of
 from alerts.routing import dry_run
 from alerts.silences import Silence, new_silence
 from alerts.store import AlertStore
-from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
 from sqm.errors import SqmError
@@ -38,15 +35,8 @@ __all__ = [
     "list_silences", "notifications_of", "receivers", "route_dry_run",
 ]
 
-_notification = msgspec.json.Decoder(Notification).decode
-
-
 class UnknownAlert(SqmError):
     """No alert with this fingerprint."""
-
-
-def _s(x: bytes | str) -> str:
-    return x.decode() if isinstance(x, bytes) else x
 
 
 def _now(clock: Clock | None) -> datetime:
@@ -164,11 +154,7 @@ def receivers(settings: Settings) -> list[dict[str, Any]]:
 
 def list_notifications(redis: Any, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Notifications in the outbox (pending first, then the latest finished), as plain dicts."""
-    pending = [_s(x) for x in redis.zrange(keys.OUTBOX_DUE, 0, limit - 1)]
-    done = [_s(x) for x in redis.zrevrange(keys.OUTBOX_DONE, 0, limit - 1)]
-    ids = list(dict.fromkeys(pending + done))
-    raws = redis.hmget(keys.OUTBOX, ids) if ids else []
-    out = [_public(_notification(r)) for r in raws if r]
+    out = [_public(n) for n in latest_notifications(redis, limit)]
     if status:
         out = [n for n in out if n["status"] == status]
     return out[:limit]
@@ -180,8 +166,8 @@ def notifications_of(redis: Any, fingerprint: str, *, scan: int = 1000) -> list[
 
 
 def get_notification(redis: Any, notification_id: str) -> dict[str, Any] | None:
-    raw = redis.hget(keys.OUTBOX, notification_id)
-    return _public(_notification(raw)) if raw else None
+    n = read_notification(redis, notification_id)
+    return _public(n) if n else None
 
 
 def _public(n: Notification) -> dict[str, Any]:
@@ -192,9 +178,4 @@ def _public(n: Notification) -> dict[str, Any]:
 
 def delivery_attempts(redis: Any, *, limit: int = 100) -> list[dict[str, str]]:
     """The latest delivery attempts (newest first): channel (masked), status, vendor code, latency."""
-    out = []
-    for entry_id, fields in redis.xrevrange(keys.DELIVERIES, count=limit):
-        row = {_s(k): _s(v) for k, v in fields.items()}
-        row["entry"] = _s(entry_id)
-        out.append(row)
-    return out
+    return latest_attempts(redis, limit)
