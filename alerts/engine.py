@@ -287,7 +287,8 @@ class Engine:
             for alert in newly_told(group, decision):
                 self._arm_escalation(pipe, alert, now)
             self._announce(pipe, group, decision, now)
-        gone = after_send(group, decision, alerts, now) + [fp for fp in fps if fp not in by_fp]
+        gone = after_send(group, decision, alerts, now, send_resolved=self.cfg.send_resolved)
+        gone += [fp for fp in fps if fp not in by_fp]
         next_flush = now.timestamp() + max(group.group_interval_s, 0.5)
         quiet_ends = [d.until.timestamp() for d in held.values() if d.until is not None]
         if quiet_ends:  # held by quiet hours: flushed again the moment they end

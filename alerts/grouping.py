@@ -89,8 +89,13 @@ def newly_told(group: GroupState, decision: Decision) -> list[Alert]:
             if a.state == "firing" and group.notified.get(a.fingerprint) not in ("firing", "flapping")]
 
 
-def after_send(group: GroupState, decision: Decision, alerts: Sequence[Alert], now: datetime) -> list[str]:
-    """Record what the receiver now knows; returns the fingerprints that can leave the group."""
+def after_send(group: GroupState, decision: Decision, alerts: Sequence[Alert], now: datetime, *,
+               send_resolved: bool = True) -> list[str]:
+    """Record what the receiver now knows; returns the fingerprints that can leave the group.
+
+    Without ``send_resolved`` nobody waits for a resolved notice: resolved alerts leave at once,
+    so the same alert firing again is a new first notice (and arms its escalation again).
+    """
     if decision.send:
         group.last_notify_at = now
         group.seq += 1
@@ -98,7 +103,7 @@ def after_send(group: GroupState, decision: Decision, alerts: Sequence[Alert], n
             group.notified[a.fingerprint] = "flapping" if a.flapping else "firing"
     gone = []
     for a in alerts:
-        if a.state == "resolved" and (decision.send or a.fingerprint not in group.notified
+        if a.state == "resolved" and (decision.send or not send_resolved or a.fingerprint not in group.notified
                                       or group.notified.get(a.fingerprint) == "resolved"):
             gone.append(a.fingerprint)
             group.notified.pop(a.fingerprint, None)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from alerts.grouping import GroupState, after_send, decide
+from alerts.grouping import GroupState, after_send, decide, newly_told
 from alerts.lifecycle import Policy, acknowledge, observe
 from tests.alerts.factories import T0, anomaly
 
@@ -54,7 +54,10 @@ def test_decide(told, last, alerts, muted, now, reason, shown, gone):
 
 def test_send_resolved_off():
     g = group(notified={A.fingerprint: "firing"}, last_notify_at=T0)
-    assert decide(g, [resolved(A)], set(), T0, send_resolved=False).reason == "skip"
+    d = decide(g, [resolved(A)], set(), T0, send_resolved=False)
+    assert d.reason == "skip"
+    assert after_send(g, d, [resolved(A)], T0, send_resolved=False) == [A.fingerprint]  # nobody waits for it
+    assert decide(g, [A], set(), T0).reason == "first" and newly_told(g, decide(g, [A], set(), T0)) == [A]
 
 
 def test_after_send_remembers_and_lets_resolved_leave():
@@ -67,3 +70,13 @@ def test_after_send_remembers_and_lets_resolved_leave():
     assert d2.reason == "resolved"
     assert after_send(g, d2, [ra, B], T0) == [A.fingerprint]
     assert g.notified == {B.fingerprint: "firing"} and g.seq == 2
+
+
+def test_newly_told_is_what_a_first_notice_tells_for_the_first_time():
+    g = group()
+    d = decide(g, [A, ACKED], set(), T0)
+    assert newly_told(g, d) == [A]  # an alert someone already took arms no escalation
+    after_send(g, d, [A, ACKED], T0)
+    d2 = decide(g, [A, ACKED, B], set(), T0)
+    assert d2.reason == "first" and newly_told(g, d2) == [B]
+    assert newly_told(g, decide(g, [A], set(), T0)) == []  # skip: nothing told
