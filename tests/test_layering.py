@@ -1,7 +1,7 @@
 """Imports point one way, as docs/architecture.md draws them.
 
 sqm core → nothing of ours; detectors, alerts, sim → core; streams → core, detectors;
-api → core, alerts; sqm_cli (the ``sqm`` command) → everything, and nothing imports it.
+api → core, alerts, improve; improve → core; sqm_cli (the ``sqm`` command) → everything, and nothing imports it.
 """
 
 import ast
@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-OURS = {"sqm", "sqm_cli", "sim", "streams", "detectors", "alerts", "api", "dashboards", "tools"}
+OURS = {"sqm", "sqm_cli", "sim", "streams", "detectors", "alerts", "api", "improve", "dashboards", "tools"}
 ALLOWED = {
     "sqm": {"sqm"},
     "detectors": {"sqm", "detectors"},
     "alerts": {"sqm", "alerts"},
     "sim": {"sqm", "sim"},
     "streams": {"sqm", "detectors", "streams"},
-    "api": {"sqm", "alerts", "api"},
+    "improve": {"sqm", "improve"},
+    "api": {"sqm", "alerts", "improve", "api"},
     "dashboards": set(),
     "sqm_cli": OURS - {"tools"},
 }
