@@ -24,6 +24,7 @@ from api.limits import RateLimitMiddleware, TokenBucket
 from api.live import ALERTS_CHANGED, Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
 from api.routes import acklink, alerts, config, events, health, kpis, live, status, wallboard, webhooks
+from api.routes.improve import ROUTERS as IMPROVE_ROUTERS
 from api.security import KeyRing
 from sqm import keys
 from sqm.clock import Clock, SystemClock
@@ -90,7 +91,7 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
         app.add_middleware(RateLimitMiddleware, bucket=bucket, metrics=metrics)
     app.add_middleware(ObservingMiddleware, metrics=metrics)
     for router in (health.router, events.router, kpis.router, config.router, live.router, alerts.router,
-                   alerts.silences, alerts.deliveries, webhooks.router, status.router, acklink.make_router(settings), wallboard.router):
+                   alerts.silences, alerts.deliveries, webhooks.router, status.router, acklink.make_router(settings), wallboard.router, *IMPROVE_ROUTERS):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=wallboard.WALLBOARD_DIR), name="static")
     app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")

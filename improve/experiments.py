@@ -150,7 +150,7 @@ def day_ends(start: datetime, end: datetime, tz: tzinfo) -> list[datetime]:
     while day < end:
         out.append(day)
         day = (day.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=tz)
-    out.append(end)
+    out.append(end.astimezone(tz))
     return out
 
 

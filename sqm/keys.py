@@ -198,6 +198,25 @@ def bot_bucket(channel_id: str) -> str:
 _doc("sqm:alert:bucket:<channel>", "hash", "alerter", "token bucket of one bot key (shared by every alerter)")
 
 
+# --- the improvement loop ------------------------------------------------------------
+
+EXPERIMENTS = _doc("sqm:improve:experiments", "hash", "api", "experiment id → `Experiment` (JSON)")
+ACTIONS = _doc("sqm:improve:actions", "hash", "api, alerter", "action id → improvement `Action` (JSON) with its history")
+REPORTS_SENT = _doc("sqm:improve:reports", "hash", "alerter",
+                    "scheduled report (`period|team|at`) → the last period sent (`2026-W48`)")
+_doc("sqm:improve:reminded:<action>:<slot>", "string, TTL", "alerter",
+     "an overdue action already reminded in this slot (`improve.reminder_every_h`)")
+
+
+def reminded(action_id: str, slot: int) -> str:
+    """Marker of one overdue reminder.
+
+    >>> reminded("a1", 20517)
+    'sqm:improve:reminded:a1:20517'
+    """
+    return f"{PREFIX}:improve:reminded:{action_id}:{slot}"
+
+
 def short_hash(*parts: str, size: int = 16) -> str:
     """A stable short id of some strings, for key parts (notification ids, channel ids).
 

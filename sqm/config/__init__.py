@@ -10,7 +10,8 @@ those plain names.
 
 One module per part of the file: ``center`` (teams, channels, targets),
 ``dataflow`` (streams, detectors, influx), ``alerting`` (alerts), ``web`` (api),
-``production`` (what production refuses), ``settings`` (the whole and its sources).
+``improve`` (experiments, actions, reports, long history), ``production`` (what production refuses),
+``settings`` (the whole and its sources).
 """
 
 from sqm.config.alerting import (

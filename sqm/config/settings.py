@@ -18,6 +18,7 @@ from pydantic_settings import (
 from sqm.config.alerting import AlertSettings
 from sqm.config.center import Channel, Targets, Team, default_channels, default_teams
 from sqm.config.dataflow import DetectorSettings, InfluxSettings, StreamSettings
+from sqm.config.improve import ImproveSettings
 from sqm.config.production import production_problems
 from sqm.config.web import ApiSettings
 from sqm.errors import ConfigError
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    improve: ImproveSettings = Field(default_factory=ImproveSettings)
 
     @field_validator("channels")
     @classmethod

@@ -37,7 +37,8 @@ def test_every_key_the_module_builds_matches_one_documented_pattern():
              keys.ANOMALIES, keys.anomaly_seen("fp", "2026-03-02T09:00:00+00:00", "firing"), keys.alert("fp"),
              keys.ALERT_INDEX, keys.ALERT_ACTIVE, keys.ALERT_TIMERS, keys.ALERT_ESCALATIONS, keys.alert_group("g"),
              keys.alert_group_members("g"), keys.ALERT_GROUPS, keys.OUTBOX, keys.OUTBOX_DUE, keys.OUTBOX_DONE,
-             keys.DELIVERIES, keys.SILENCES, keys.bot_bucket("c")]
+             keys.DELIVERIES, keys.SILENCES, keys.bot_bucket("c"), keys.EXPERIMENTS, keys.ACTIONS,
+             keys.REPORTS_SENT, keys.reminded("a1", 3)]
     patterns = [as_regex(k.pattern) for k in keys.LAYOUT]
     unmatched = [key for key in built if sum(bool(p.match(key)) for p in patterns) == 0]
     assert not unmatched

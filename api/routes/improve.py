@@ -1,0 +1,5 @@
+"""The improvement loop's routers, registered together by ``create_app``."""
+
+from api.routes import actions, experiments
+
+ROUTERS = (experiments.router, actions.router)
