@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 import msgspec
@@ -79,8 +79,12 @@ class Alerter:
 
     def __init__(self, settings: Settings, redis: redis_lib.Redis, *, clock: Clock | None = None,
                  consumer: str | None = None, console: TextIO | None = None, workers: int = 8,
-                 claim_idle_s: float = 30.0) -> None:
+                 claim_idle_s: float = 30.0, periodic: Sequence[Callable[[], object]] = (),
+                 periodic_every_s: float = 60.0) -> None:
         self.redis = redis
+        self.periodic = periodic
+        """Work the composition root adds to the loop (the improvement loop's round), run every periodic_every_s."""
+        self.periodic_every_s = periodic_every_s
         self.consumer = consumer or default_consumer(settings)
         self.engine = Engine(settings, redis, clock=clock, console=console, consumer=self.consumer, workers=workers)
         self.claim_idle_ms = int(claim_idle_s * 1000)
@@ -127,6 +131,7 @@ class Alerter:
 
     def run(self, stop: threading.Event, *, max_block_s: float = 0.25) -> None:
         next_backlog = time.monotonic() + self.claim_idle_ms / 1000
+        next_periodic = time.monotonic()
         while not stop.is_set():
             try:
                 block = int(self.engine.next_wake(max_block_s) * 1000)
@@ -134,6 +139,10 @@ class Alerter:
                 if time.monotonic() >= next_backlog:  # now and then, pick up what dead consumers left behind
                     self._backlog = True
                     next_backlog = time.monotonic() + self.claim_idle_ms / 1000
+                if self.periodic and time.monotonic() >= next_periodic:
+                    next_periodic = time.monotonic() + self.periodic_every_s
+                    for work in self.periodic:
+                        work()
             except redis_lib.ConnectionError as err:
                 log.warning("Redis unreachable (%s); retrying in 1 s", err)
                 stop.wait(1.0)
@@ -159,11 +168,14 @@ def _signals(stop: threading.Event) -> Iterator[None]:
 
 
 def run_alerter(settings: Settings, redis_url: str, *, stop: threading.Event | None = None,
-                clock: Clock | None = None, console: TextIO | None = None) -> None:
-    """Run the alert engine until ``stop`` is set or SIGINT/SIGTERM arrives (blocking)."""
+                clock: Clock | None = None, console: TextIO | None = None,
+                periodic: Callable[[redis_lib.Redis], Sequence[Callable[[], object]]] | None = None) -> None:
+    """Run the alert engine until ``stop`` is set or SIGINT/SIGTERM arrives (blocking).
+
+    ``periodic`` builds, from the alerter's Redis client, extra work run once a minute in its loop."""
     stop = stop or threading.Event()
     redis = connect(redis_url)
-    alerter = Alerter(settings, redis, clock=clock, console=console)
+    alerter = Alerter(settings, redis, clock=clock, console=console, periodic=periodic(redis) if periodic else ())
     log.info("alerter %s: %d receivers, routing from %r", alerter.consumer, len(settings.alerts.receivers),
              settings.alerts.route.receiver)
     try:

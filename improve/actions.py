@@ -83,6 +83,8 @@ class Action(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     landed_at: AwareTime | None = None
     verified_at: AwareTime | None = None
     verification: dict[str, Any] | None = None
+    reminding: bool = False
+    """An overdue reminder is firing in the alert engine (resolved when the action leaves the open states)."""
     history: list[Event] = msgspec.field(default_factory=list)
 
     @property

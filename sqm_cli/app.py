@@ -9,6 +9,7 @@
     sqm check-config   validate a settings file without starting anything
     sqm notify-test    send a test message to one alert receiver
     sqm backtest       replay KPI history (CSV or simulated) through the detectors and score them
+    sqm report         a quality report (PDF, HTML, WeCom markdown) of a day, week, month or quarter
 
 Every command reads the settings once (``--config``/``SQM_CONFIG``, ``SQM_*``
 variables, ``REDIS_URL``) and passes them in. Without ``REDIS_URL`` a command that
@@ -30,6 +31,7 @@ from sqm_cli.backtest import backtest
 from sqm_cli.common import ConfigOpt, console, redis_url, settings_or_exit, stop_on_signals
 from sqm_cli.demo import demo
 from sqm_cli.producers import replay, simulate
+from sqm_cli.report import improvement_rounds, report
 
 app = typer.Typer(
     name="sqm",
@@ -104,7 +106,7 @@ def alerter(config: ConfigOpt = None) -> None:
     settings = settings_or_exit(config)
     stop = stop_on_signals()
     with redis_url(settings) as url:
-        run_alerter(settings, url, stop=stop)
+        run_alerter(settings, url, stop=stop, periodic=improvement_rounds(settings))
 
 
 @app.command()
@@ -162,6 +164,7 @@ def notify_test(
 app.command()(simulate)
 app.command()(replay)
 app.command()(backtest)
+app.command()(report)
 
 if __name__ == "__main__":
     app()
