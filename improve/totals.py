@@ -17,6 +17,7 @@ Each measure gives its value and, when the data allow, the variance of that valu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -109,6 +110,36 @@ def merge_totals(parts: Iterable[Totals]) -> Totals:
             have = out.get(kpi)
             out[kpi] = m if have is None else merge(have, m)
     return out
+
+
+def from_aggregate(agg: Any) -> Totals:
+    """Totals of one ``sqm.aggregates.KpiAggregate`` (an hour or a day): a snapshot's, plus NPS's detractors
+    and the first-response histogram, so that NPS and durations can be tested and percentiles merged."""
+    out = from_snapshot({"kpis": agg.kpis, "n": agg.n})
+    nps = out.get("nps")
+    if nps is not None:
+        out["nps"] = Measure("nps", float(round(nps.num)), nps.den, agg.nps_detractors)
+    frt = out.get("frt_avg_s")
+    if frt is not None and agg.frt_hist:
+        out["frt_avg_s"] = Measure("mean", frt.num, frt.den, None, tuple((float(v), int(c)) for v, c in agg.frt_hist))
+    return out
+
+
+def quantile(hist: tuple[tuple[float, int], ...] | None, q: float) -> float | None:
+    """The value at rank ``floor(q * (n - 1))`` of a sorted histogram (the sketch's rule); None when empty.
+
+    >>> quantile(((1.0, 5), (2.0, 4), (9.0, 1)), 0.9)
+    2.0
+    """
+    n = sum(c for _, c in hist or ())
+    if not n:
+        return None
+    rank, cum = math.floor(q * (n - 1)), 0
+    for value, c in hist or ():
+        cum += c
+        if cum > rank:
+            return value
+    return None
 
 
 def from_snapshot(snap: Mapping[str, Any]) -> Totals:

@@ -109,6 +109,20 @@ _doc("sqm:kpi:hist:<series>", "sorted set", "flow",
      "final snapshots, score = window start (epoch s); trimmed to `streams.history_hours`")
 
 
+def kpi_aggregates(series: str) -> str:
+    """Sorted set of one series' hourly or daily aggregates (score = start, epoch seconds); trimmed by age.
+
+    >>> kpi_aggregates("1d|billing|*|*")
+    'sqm:kpi:agg:1d|billing|*|*'
+    """
+    return f"{PREFIX}:kpi:agg:{series}"
+
+
+_doc("sqm:kpi:agg:<grain>|<team>|<channel>|<region>", "sorted set", "flow",
+     "`KpiAggregate` of each hour (`1h`) or site-local day (`1d`), score = start; kept `improve.hour_days` / "
+     "`improve.day_days`")
+
+
 def dims_field(team: str, channel: str, region: str) -> str:
     """The field of one dimension in ``kpi_latest``.
 

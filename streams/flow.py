@@ -37,8 +37,10 @@ class Monitor(Protocol):
 
 
 class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
-    def __init__(self, partitions: list[str], max_series: int, detector_window: str, resume: bytes | None) -> None:
+    def __init__(self, partitions: list[str], max_series: int, detector_window: str, resume: bytes | None,
+                 day_offset_min: int = 0) -> None:
         self.state: R.RollupState = pickle.loads(resume) if resume else R.RollupState(partitions, max_series)
+        self.state.day_offset_min = day_offset_min
         self.detector_window = detector_window
 
     def on_batch(self, values: list[P.PartOut]) -> tuple[list[R.Minute], bool]:
@@ -137,9 +139,11 @@ def build_flow(
     rejects = op.flat_map("rejects", parts_out, lambda out: out.dlq)  # {reason, field, raw, source}
     op.output("dead_letter", rejects, dlq_sink(redis_url))
     to_rollup = op.key_on("to_rollup", parts_out, lambda _: ROLLUP_KEY)  # ("all", PartOut)
-    minutes = op.stateful_batch("rollup", to_rollup, lambda r: RollupLogic(parts, s.max_series, window, r))  # ("all", Minute)
+    offset = R.day_offset_min(settings.alerts.timezone)
+    minutes = op.stateful_batch("rollup", to_rollup, lambda r: RollupLogic(parts, s.max_series, window, r, offset))  # ("all", Minute)
     closed = op.map("closed", minutes, lambda kv: kv[1])  # Minute
-    op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours))
+    keep = {"1h": settings.improve.hour_days, "1d": settings.improve.day_days}
+    op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours, keep))
     if settings.influx.enabled:
         from streams.influx import InfluxSink  # influxdb-client takes 0.5 s to import: only when used
 

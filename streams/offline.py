@@ -19,7 +19,8 @@ def closed_minutes(settings: Settings, events: Iterable[ServiceEvent], *, chunk_
     """Closed minutes (every window and dimension; children of the detector window) of time-ordered events."""
     params = P.Params.of(settings)
     part = P.PartitionState(part="0")
-    roll = R.RollupState(partitions=["0"], max_series=settings.streams.max_series)
+    roll = R.RollupState(partitions=["0"], max_series=settings.streams.max_series,
+                         day_offset_min=R.day_offset_min(settings.alerts.timezone))
     seq = 0
 
     def feed(chunk: list[ServiceEvent], wall: float) -> list[R.Minute]:

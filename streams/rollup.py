@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqm.aggregates import KpiAggregate
 from sqm.models import ALL, KpiSnapshot
 from streams import accum as A
+from streams import sketch
 from streams.partition import Deltas, Dims
 
 LEVELS: tuple[tuple[bool, bool, bool], ...] = (
@@ -79,6 +81,8 @@ class SeriesState:
     hour: Tumbling | None = None
     rolling: A.Acc = field(default_factory=A.new_acc)
     recent: deque[tuple[int, A.Acc]] = field(default_factory=deque)
+    day: Tumbling | None = None
+    """The site-local day so far, for the long history (a class default: older pickles read as None)."""
 
 
 @dataclass
@@ -90,6 +94,8 @@ class Minute:
     children: dict[str, list[KpiSnapshot]]
     """Per series id (final snapshots only): the snapshots one level finer, same window."""
     stats: dict[str, Any] | None = None
+    aggregates: list[KpiAggregate] = field(default_factory=list)
+    """The hours and site-local days this minute completed, one per series (the long history)."""
 
 
 @dataclass
@@ -106,6 +112,9 @@ class RollupState:
     late_merge: int = 0
     over_cardinality: int = 0
     last: list[KpiSnapshot] = field(default_factory=list)
+    day_offset_min: int = 0
+    """The site's UTC offset in minutes: days of the long history start at local midnight (a class default:
+    older pickles read as UTC)."""
 
     def add(self, part: str, wm: float | None, deltas: Deltas, stats: dict[str, int]) -> None:
         """Take one partition's deltas and its watermark."""
@@ -216,6 +225,7 @@ def _close(st: RollupState, m: int, detector_window: str) -> Minute:
                 setattr(ss, attr, tum)
             A.merge(tum.acc, acc)
             by_window[window][key] = _snap(window, start, start + size, key, tum.acc, gauges, final=m + 1 == start + size)
+    aggregates = _aggregates(st, m, level_acc, level_g)
     children: dict[str, list[KpiSnapshot]] = {}
     keys = set(level_acc)
     for window, snaps_w in by_window.items():
@@ -226,7 +236,46 @@ def _close(st: RollupState, m: int, detector_window: str) -> Minute:
             if snap.final:
                 children[snap.series] = [snaps_w[k] for k in children_of(key, keys)]
     st.last = snaps
-    return Minute(m, snaps, children)
+    return Minute(m, snaps, children, aggregates=aggregates)
+
+
+def aggregate(grain: str, start: int, end: int, key: Dims, acc: A.Acc, gauges: A.Gauges) -> KpiAggregate:
+    """The long-history record of one series over [start, end) minutes."""
+    values, ns = A.kpis(acc, gauges)
+    hist = [(sketch.value_of(k), c) for k, c in sorted(acc[A.SKETCH].items())]
+    return KpiAggregate(grain=grain, start=_ts(start), end=_ts(end), team=key[0], channel=key[1],  # type: ignore[arg-type]
+                        region=key[2], kpis=values, n=ns, nps_detractors=acc[A.NPS_DET], frt_hist=hist)
+
+
+def day_offset_min(timezone: str) -> int:
+    """The site's UTC offset in minutes today (days of the long history start at its midnight; a zone with
+    daylight saving time keeps the offset the flow started with).
+
+    >>> day_offset_min("Asia/Shanghai"), day_offset_min("UTC")
+    (480, 0)
+    """
+    from zoneinfo import ZoneInfo
+
+    offset = datetime.now(ZoneInfo(timezone)).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def _aggregates(st: RollupState, m: int, level_acc: dict[Dims, A.Acc], level_g: dict[Dims, list[int]]) -> list[KpiAggregate]:
+    """Each series' hour when minute ``m`` ends it, and its site-local day when ``m`` ends that."""
+    day_start = (m + st.day_offset_min) // 1440 * 1440 - st.day_offset_min
+    out = []
+    for key, acc in level_acc.items():
+        ss = st.series[key]
+        if ss.day is None or ss.day.start != day_start:
+            ss.day = Tumbling(day_start, A.new_acc())
+        A.merge(ss.day.acc, acc)
+        g = level_g[key]
+        gauges = (g[0], g[1], g[2])
+        if (m + 1) % 60 == 0 and ss.hour is not None:
+            out.append(aggregate("1h", ss.hour.start, ss.hour.start + 60, key, ss.hour.acc, gauges))
+        if m + 1 == day_start + 1440:
+            out.append(aggregate("1d", day_start, day_start + 1440, key, ss.day.acc, gauges))
+    return out
 
 
 def stats_of(st: RollupState) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import redis as redis_lib
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from sqm.eventlog import StreamPosition, append_dead_letters, dead_letter
-from sqm.keys import ANOMALIES, FLOW_STATS, KPI_LIVE, anomaly_seen, dims_field, kpi_history, kpi_latest
+from sqm.keys import ANOMALIES, FLOW_STATS, KPI_LIVE, anomaly_seen, dims_field, kpi_aggregates, kpi_history, kpi_latest
 from sqm.models import Anomaly, encode
 from sqm.store import connect
 from streams.rollup import Minute
@@ -62,19 +62,22 @@ class _RedisSink(DynamicSink[Any]):
 
 
 class KpiStorePartition(StatelessSinkPartition[Minute]):
-    def __init__(self, client: Any, history_s: float) -> None:
+    def __init__(self, client: Any, history_s: float, keep_s: dict[str, float] | None = None) -> None:
         self.client = client
         self.history_s = history_s
+        self.keep_s = keep_s
 
     def write_batch(self, items: list[Minute]) -> None:
-        retrying("kpi_store", lambda: write_minutes(self.client, items, self.history_s))
+        retrying("kpi_store", lambda: write_minutes(self.client, items, self.history_s, self.keep_s))
 
     def close(self) -> None:
         self.client.close()
 
 
-def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float) -> None:
-    """Write closed minutes' snapshots to the hot store in one pipeline; publish them."""
+def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float,
+                  keep_s: dict[str, float] | None = None) -> None:
+    """Write closed minutes' snapshots (and the hours and days they completed, kept ``keep_s[grain]``
+    seconds) to the hot store in one pipeline; publish them."""
     pipe = client.pipeline(transaction=False)
     stats: dict[str, Any] | None = None
     for minute in minutes:
@@ -88,6 +91,12 @@ def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float) -> N
                 pipe.zremrangebyscore(key, start, start)
                 pipe.zadd(key, {raw: start})
                 pipe.zremrangebyscore(key, "-inf", f"({snap.end.timestamp() - history_s}")
+        for agg in minute.aggregates:
+            key = kpi_aggregates(agg.series)
+            start = agg.start.timestamp()
+            pipe.zremrangebyscore(key, start, start)
+            pipe.zadd(key, {encode(agg): start})
+            pipe.zremrangebyscore(key, "-inf", f"({agg.end.timestamp() - (keep_s or {}).get(agg.grain, 400 * 86400.0)}")
         for window, mapping in latest.items():
             pipe.hset(kpi_latest(window), mapping=mapping)  # type: ignore[arg-type]
         if minute.snapshots:
@@ -172,8 +181,9 @@ def write_anomalies(client: Any, anomalies: list[Anomaly], ttl_s: int = 7 * 8640
     return sum(1 for added in pipe.execute() if added)
 
 
-def kpi_sink(redis_url: str, history_hours: float) -> DynamicSink[Minute]:
-    return _RedisSink(redis_url, KpiStorePartition, history_s=history_hours * 3600.0)
+def kpi_sink(redis_url: str, history_hours: float, keep_days: dict[str, float] | None = None) -> DynamicSink[Minute]:
+    keep_s = {grain: days * 86400.0 for grain, days in (keep_days or {}).items()}
+    return _RedisSink(redis_url, KpiStorePartition, history_s=history_hours * 3600.0, keep_s=keep_s)
 
 
 def dlq_sink(redis_url: str) -> DynamicSink[dict[str, Any]]:

@@ -38,7 +38,7 @@ def test_every_key_the_module_builds_matches_one_documented_pattern():
              keys.ALERT_INDEX, keys.ALERT_ACTIVE, keys.ALERT_TIMERS, keys.ALERT_ESCALATIONS, keys.alert_group("g"),
              keys.alert_group_members("g"), keys.ALERT_GROUPS, keys.OUTBOX, keys.OUTBOX_DUE, keys.OUTBOX_DONE,
              keys.DELIVERIES, keys.SILENCES, keys.bot_bucket("c"), keys.EXPERIMENTS, keys.ACTIONS,
-             keys.REPORTS_SENT, keys.reminded("a1", 3)]
+             keys.REPORTS_SENT, keys.reminded("a1", 3), keys.kpi_aggregates("1d|billing|*|*")]
     patterns = [as_regex(k.pattern) for k in keys.LAYOUT]
     unmatched = [key for key in built if sum(bool(p.match(key)) for p in patterns) == 0]
     assert not unmatched
