@@ -13,7 +13,7 @@ import msgspec
 
 from improve import actions as A
 from improve.experiments import evaluate
-from improve.periods import bounds, due
+from improve.periods import bounds, due, kind_of
 from improve.render import Rendered, pdf, render
 from improve.report import build
 from improve.store import Store, hourly_reader
@@ -43,10 +43,12 @@ def make_report(settings: Settings, redis: Any, period: str, team: str, language
     start, end = bounds(period, tz)
     store = Store(redis)
     read = hourly_reader(redis, settings)
+    # months and quarters from the daily aggregates (hours are kept improve.hour_days); days and weeks by hour
+    buckets = hourly_reader(redis, settings, "1d" if kind_of(period) in ("month", "quarter") else "1h")
     exps = [evaluate(e, read, now=min(now, end), tz=tz, alpha=settings.improve.alpha) for e in store.experiments()
             if e.start < end and (e.end is None or e.end > start)
             and (team == ALL or team in (e.a.team, e.b.team))]
-    data = build(period, team, read=read, tz=tz, targets=targets_of(settings), teams=[t.name for t in settings.teams],
+    data = build(period, team, read=buckets, tz=tz, targets=targets_of(settings), teams=[t.name for t in settings.teams],
                  channels=[c.name for c in settings.channels], regions=list(settings.regions), alerts=alerts,
                  experiments=exps, actions=store.actions(), now=now, language=language)
     return render(data, targets_of(settings), report_link(settings, period, team, language))

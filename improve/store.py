@@ -12,8 +12,9 @@ import msgspec
 
 from improve.actions import Action
 from improve.experiments import Experiment
-from improve.totals import Totals, from_snapshot
+from improve.totals import Totals, from_aggregate, from_snapshot
 from sqm import keys
+from sqm.aggregates import decode_aggregate
 from sqm.models import Anomaly, decode_snapshot, encode, series_id, to_builtins
 
 T = TypeVar("T", Experiment, Action)
@@ -73,9 +74,30 @@ class Store:
         return bool(added)
 
 
-def hourly_reader(redis: Any, settings: Any) -> Callable[[str, str, str, datetime, datetime], list[tuple[datetime, Totals]]]:
-    """The series reader the API and the alerter use."""
-    return hourly_from_snapshots(redis)
+Reader = Callable[[str, str, str, datetime, datetime], list[tuple[datetime, Totals]]]
+
+
+def aggregates_reader(redis: Any, grain: str) -> Reader:
+    """A series reader over the long history (``1h`` or ``1d`` aggregates the roll-up writes)."""
+
+    def read(team: str, channel: str, region: str, since: datetime, until: datetime) -> list[tuple[datetime, Totals]]:
+        key = keys.kpi_aggregates(f"{grain}|{team}|{channel}|{region}")
+        raws = redis.zrangebyscore(key, since.timestamp(), f"({until.timestamp()}")
+        return sorted((agg.start, from_aggregate(agg)) for agg in map(decode_aggregate, raws))
+
+    return read
+
+
+def hourly_reader(redis: Any, settings: Any = None, grain: str = "1h") -> Reader:
+    """The series reader the API and the alerter use: the long history's aggregates of ``grain``, or, for a
+    series that has none in the range (a store written before the long history), the hot store's 1-hour
+    snapshots."""
+    long_history, hot = aggregates_reader(redis, grain), hourly_from_snapshots(redis)
+
+    def read(team: str, channel: str, region: str, since: datetime, until: datetime) -> list[tuple[datetime, Totals]]:
+        return long_history(team, channel, region, since, until) or hot(team, channel, region, since, until)
+
+    return read
 
 
 def hourly_from_snapshots(redis: Any) -> Callable[[str, str, str, datetime, datetime], list[tuple[datetime, Totals]]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime
 
 from api.compare import PERIOD_S, WINDOW_S, average, delta
 from api.deps import ClockDep, PublicViewerDep, RedisDep, SettingsDep
+from api.long_history import grain_of, long_history
 from api.schemas import KpiComparison, KpiHistory, KpiSnapshotOut
 from sqm import keys
 from sqm.models import ALL, KPIS, Window, decode_snapshot, series_id, to_builtins
@@ -84,12 +85,18 @@ def history(
     since: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; default: an hour ago")] = None,
     until: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 2000,
+    grain: Annotated[Literal["auto", "minute", "hour", "day", "week", "month"] | None, Query(
+        description="the long history: hours and site-local days as kept, weeks and months merged from days; "
+                    "`auto` picks by the range; omit for the window's snapshots")] = None,
 ) -> KpiHistory:
-    """Snapshots of one series (oldest first) from the 48-hour history."""
-    w = window or settings.api.wallboard_window
+    """Snapshots of one series (oldest first) from the 48-hour history, or with `grain` the long history."""
     now = clock.now()
-    lo = (since or now - timedelta(hours=1)).timestamp()
-    hi = (until or now).timestamp()
+    since, until = since or now - timedelta(hours=1), until or now
+    chosen = grain_of(grain, since, until)
+    if chosen not in (None, "minute"):
+        return long_history(redis, settings, team, channel, region, since, until, chosen, limit)
+    w = "1m" if chosen == "minute" else window or settings.api.wallboard_window
+    lo, hi = since.timestamp(), until.timestamp()
     series = series_id(w, team, channel, region)
     points = read_history(redis, series, lo, hi, limit)
     return KpiHistory.model_validate(

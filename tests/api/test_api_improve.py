@@ -88,3 +88,34 @@ def test_an_action_moves_through_its_states(redis, make_settings):
     landed = client.post(moves, json={"move": "land", "note": "rota changed"}, headers=auth("supervisor")).json()
     assert landed["state"] == "landed" and [e["move"] for e in landed["history"]] == ["propose", "adopt", "land"]
     assert client.get("/v1/actions/kpis", headers=auth("viewer")).json()["landing_rate"] == 0.0  # landed, but after its deadline
+
+
+def _day(team: str, day: datetime, volume: int, fcr_yes: int, fcr_n: int):
+    from sqm.aggregates import KpiAggregate
+
+    return KpiAggregate(grain="1d", start=day, end=day + timedelta(days=1), team=team,
+                        kpis={"volume": float(volume), "fcr_rate": fcr_yes / fcr_n, "nps": 20.0, "frt_avg_s": 30.0},
+                        n={"volume": volume, "fcr_rate": fcr_n, "nps": 10, "frt_avg_s": 10}, nps_detractors=2,
+                        frt_hist=[(10.0, 5), (50.0, 5)])
+
+
+def test_the_long_history_by_day_and_merged_by_week(redis, client):
+    from zoneinfo import ZoneInfo
+
+    from sqm.models import encode
+
+    site = ZoneInfo("Asia/Shanghai")
+    first = datetime(2026, 3, 2, tzinfo=site)  # a Monday
+    for d in range(21):
+        day = first + timedelta(days=d)
+        redis.zadd(keys.kpi_aggregates("1d|billing|*|*"), {encode(_day("billing", day, 100 + d, 80, 100)): day.timestamp()})
+    q = {"team": "billing", "since": first.isoformat(), "until": (first + timedelta(days=21)).isoformat()}
+    days = client.get("/v1/kpis/history", params=q | {"grain": "day"}).json()
+    assert days["window"] == "1d" and len(days["points"]) == 21 and days["points"][3]["kpis"]["volume"] == 103
+    weeks = client.get("/v1/kpis/history", params=q | {"grain": "week"}).json()["points"]
+    assert [w["start"][:10] for w in weeks] == ["2026-03-02", "2026-03-09", "2026-03-16"]
+    assert weeks[1]["kpis"]["volume"] == sum(100 + d for d in range(7, 14))
+    assert weeks[1]["kpis"]["fcr_rate"] == 0.8 and weeks[1]["n"]["fcr_rate"] == 700
+    assert weeks[1]["kpis"]["frt_p90_s"] == 50.0 and weeks[1]["n"]["frt_p90_s"] == 70
+    auto = client.get("/v1/kpis/history", params=q | {"grain": "auto"}).json()
+    assert auto["window"] == "1d"  # 21 days: by day
