@@ -83,7 +83,8 @@ def aggregates_reader(redis: Any, grain: str) -> Reader:
     def read(team: str, channel: str, region: str, since: datetime, until: datetime) -> list[tuple[datetime, Totals]]:
         key = keys.kpi_aggregates(f"{grain}|{team}|{channel}|{region}")
         raws = redis.zrangebyscore(key, since.timestamp(), f"({until.timestamp()}")
-        return sorted((agg.start, from_aggregate(agg)) for agg in map(decode_aggregate, raws))
+        by_start = {agg.start: agg for agg in map(decode_aggregate, raws)}
+        return [(start, from_aggregate(by_start[start])) for start in sorted(by_start)]
 
     return read
 
