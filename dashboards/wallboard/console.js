@@ -64,13 +64,8 @@
     return m ? (LANG === "zh" ? m.zh : m.en) : k;
   }
 
-  function fmt(kpi, v) {
-    if (v === null || v === undefined) return "—";
-    const unit = state.config && state.config.kpis[kpi] ? state.config.kpis[kpi].unit : "";
-    if (unit === "ratio") return (v * 100).toFixed(1) + "%";
-    if (unit === "seconds") return v < 100 ? v.toFixed(0) + " s" : Math.floor(v / 60) + ":" + String(Math.round(v % 60)).padStart(2, "0");
-    return Number.isInteger(v) ? String(v) : v.toFixed(2);
-  }
+  // format.js: the rules sqm/formatting.py writes values by in alerts and reasons
+  const fmt = (kpi, v, alongside) => sqm.format.value(kpi, v, LANG, alongside);
 
   const when = (iso) => (iso ? new Date(iso).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "—");
 
@@ -115,8 +110,8 @@
         [[label(state.config.teams, an.team), an.channel !== ALL ? label(state.config.channels, an.channel) : null,
           an.region !== ALL ? an.region : null].filter((x) => x !== null).join(" · ")],
         [kpiName(an.kpi)],
-        [fmt(an.kpi, an.value), "num"],
-        [fmt(an.kpi, an.expected), "num"],
+        [fmt(an.kpi, an.value, [an.expected]), "num"],
+        [fmt(an.kpi, an.expected, [an.value]), "num"],
         [when(a.started_at)],
         [(TEXT.states[a.state] || a.state) + (a.acked_by ? " · " + a.acked_by : "") +
           ((a.silenced_by || []).length ? " · " + TEXT.silenced : "")],
@@ -198,6 +193,7 @@
     } catch (err) {
       state.config = { teams: [], channels: [], kpis: {} };
     }
+    sqm.format.use(state.config.kpis);
     await refresh();
     setInterval(refresh, 10000);
   }

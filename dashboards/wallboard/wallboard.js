@@ -53,19 +53,8 @@
   const SVG = "http://www.w3.org/2000/svg";
 
   // --- formatting and colours -------------------------------------------------------
-  function fmt(kpi, v) {
-    if (v === null || v === undefined || Number.isNaN(v)) return "—";
-    const unit = state.config.kpis[kpi]?.unit;
-    if (unit === "ratio") return (v * 100).toFixed(1) + "%";
-    if (unit === "seconds") {
-      if (v < 100) return v.toFixed(v < 10 ? 1 : 0) + (LANG === "zh" ? " 秒" : " s");
-      const m = Math.floor(v / 60), s = Math.round(v % 60);
-      if (m < 60) return m + ":" + String(s).padStart(2, "0");
-      return (v / 3600).toFixed(1) + (LANG === "zh" ? " 小时" : " h");
-    }
-    if (unit === "score") return v.toFixed(0);
-    return Math.round(v).toLocaleString(LANG === "zh" ? "zh-CN" : "en");
-  }
+  // format.js: the rules sqm/formatting.py writes values by in alerts and reasons
+  const fmt = (kpi, v, alongside) => sqm.format.value(kpi, v, LANG, alongside);
 
   // The target of a KPI on a row: a channel's answer target for its response times, else the standard.
   function goal(kpi, row) {
@@ -384,8 +373,8 @@
       const li = el("li", "alert " + a.severity + (a.state === "acknowledged" ? " acked" : ""));
       li.dataset.fingerprint = a.fingerprint;
       li.appendChild(el("strong", "sev", (TEXT.severity[a.severity] || a.severity) + " "));
-      let text = where + " · " + name + " " + fmt(a.kpi, a.value);
-      if (a.expected !== null) text += " (" + TEXT.baseline + " " + fmt(a.kpi, a.expected) + ")";
+      let text = where + " · " + name + " " + fmt(a.kpi, a.value, [a.expected]);
+      if (a.expected !== null) text += " (" + TEXT.baseline + " " + fmt(a.kpi, a.expected, [a.value]) + ")";
       li.appendChild(el("span", "", text));
       if (a.state === "acknowledged") li.appendChild(el("span", "ack", " · " + TEXT.acked));
       list.appendChild(li);
@@ -431,6 +420,7 @@
     for (;;) {
       try {
         state.config = await getJSON("/v1/config/public");
+        sqm.format.use(state.config.kpis);
         break;
       } catch (err) {
         setConn("offline");

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from sqm import keys
 from tests.api.conftest import KEYS, snapshot
 from tests.api.test_api_kpis import put_latest
+from tests.sqm.test_formatting import table_rows
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +51,7 @@ def test_tiles_show_live_values_and_flip_colour_at_the_target(live_server, redis
         expect(frt).to_have_class("tile none")
         expect(frt.locator(".target")).to_have_text("Target per channel")
         publish(redis, app, snapshot("billing", frt_avg_s=130.0))
-        expect(frt.locator(".value")).to_have_text("2:10")
+        expect(frt.locator(".value")).to_have_text("2.2 min")
         expect(frt).to_have_class("tile none")
         # back above target: green again; other windows and finer dimensions are ignored
         publish(redis, app, snapshot("billing", service_level=0.99), snapshot("billing", window="5m", service_level=0.1),
@@ -61,6 +62,21 @@ def test_tiles_show_live_values_and_flip_colour_at_the_target(live_server, redis
         # the newest window ends 01:01 UTC = 09:01 in the site's time zone (Asia/Shanghai)
         expect(page.locator("#asof")).to_have_text("09:01")
         page.goto("about:blank")  # close the live stream before the server stops
+
+
+def test_the_pages_format_values_by_the_shared_table(live_server, browser_page):
+    """dashboards/wallboard/format.js against tests/kpi_format_table.json, with the units the API serves."""
+    rows = table_rows()
+    server = live_server()
+    with server:
+        browser_page.goto(f"{server.url}/?lang=en")
+        browser_page.wait_for_function("() => sqm.format.has('frt_avg_s')", timeout=15_000)
+        got = browser_page.evaluate(
+            "rows => rows.map((r) => sqm.format.value(r.kpi, r.value, r.lang, r.alongside))", rows)
+        browser_page.goto("about:blank")
+    wrong = [(r["kpi"], r["value"], r["lang"], r.get("alongside"), r["expected"], g)
+             for r, g in zip(rows, got, strict=True) if g != r["expected"]]
+    assert wrong == []
 
 
 def test_chinese_labels_by_default_for_zh(live_server, redis, browser_page):
@@ -124,7 +140,7 @@ def test_sparklines_from_history_and_the_alerts_banner(live_server, redis, brows
     with server:
         browser_page.goto(f"{server.url}/?lang=en")
         frt = tile(browser_page, "billing", "frt_avg_s")
-        expect(frt.locator(".value")).to_have_text("1:50", timeout=15_000)
+        expect(frt.locator(".value")).to_have_text("110 s", timeout=15_000)
         expect(frt.locator("svg.spark polyline")).to_have_count(1)
         points = frt.locator("svg.spark polyline").get_attribute("points").split()
         assert len(points) == 6
@@ -134,7 +150,7 @@ def test_sparklines_from_history_and_the_alerts_banner(live_server, redis, brows
         expect(banner).to_be_visible()
         expect(banner).to_have_class("alerts critical")
         expect(banner).to_contain_text("Critical")
-        expect(banner).to_contain_text("Billing · First response (avg) 3:10 (baseline 1:40)")
+        expect(banner).to_contain_text("Billing · First response (avg) 3.2 min (baseline 1.7 min)")
         expect(frt.locator(".badge")).to_have_text("▲")
         browser_page.goto("about:blank")
 
