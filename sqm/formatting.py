@@ -12,6 +12,8 @@ seconds   ``45 s`` below 2 min, ``4.5 min`` below      ``45秒`` · ``4.5分钟`
 ratio     ``35.1%`` (one decimal)                     ``35.1%``
 score     ``42`` (NPS: points, whole numbers)         ``42``
 count     ``1,200``                                   ``1,200``
+number    ``0.35``, ``42`` (at most 2 decimals: a KPI     ``0.35``
+          that ``sqm.models.KPIS`` does not list)
 ========  ==========================================  ===========================
 
 A missing value (None, NaN, ±inf) is ``–``. Rounding is half away from zero on the exact
@@ -38,7 +40,8 @@ from typing import Literal
 
 from sqm.models import KPIS
 
-Unit = Literal["count", "seconds", "ratio", "score"]
+Unit = Literal["count", "seconds", "ratio", "score", "number"]
+"""``sqm.models.KpiInfo``'s units, and ``number`` for a KPI that has no entry in ``KPIS``."""
 LANGS = ("en", "zh")
 MISSING = "–"
 """What a value that is not there reads as (an en dash)."""
@@ -70,12 +73,9 @@ def _check_lang(lang: str) -> None:
 
 
 def unit_of(kpi: str) -> Unit:
-    """The unit a KPI is measured in (``sqm.models.KPIS``); an unknown KPI is a ValueError naming the known ones."""
+    """The unit a KPI is measured in (``sqm.models.KPIS``); ``number`` for a KPI without an entry there."""
     info = KPIS.get(kpi)
-    if info is None:
-        msg = f"unknown KPI {kpi!r} (known: {', '.join(KPIS)})"
-        raise ValueError(msg)
-    return info.unit
+    return "number" if info is None else info.unit
 
 
 def _ratio(value: float, lang: str, scale: float) -> str:
@@ -99,8 +99,12 @@ def _score(value: float, lang: str, scale: float) -> str:
     return fixed(value, 0)
 
 
+def _number(value: float, lang: str, scale: float) -> str:
+    return fixed(value, 2).rstrip("0").rstrip(".")
+
+
 _RULES: dict[str, Callable[[float, str, float], str]] = {
-    "seconds": _seconds, "ratio": _ratio, "score": _score, "count": _count,
+    "seconds": _seconds, "ratio": _ratio, "score": _score, "count": _count, "number": _number,
 }
 """One rule per unit: (value, language, the largest magnitude shown beside it) → text."""
 

@@ -28,16 +28,16 @@ window.sqm.format = (function () {
     ratio: (v) => fixed(v * 100, 1) + "%",
     score: (v) => fixed(v, 0),
     count: (v) => fixed(v, 0).replace(/\B(?=(\d{3})+(?!\d))/g, ","),
+    number: (v) => fixed(v, 2).replace(/0+$/, "").replace(/\.$/, ""),
   };
 
   const finite = (v) => typeof v === "number" && Number.isFinite(v);
 
   // A value of a unit; values read side by side (a value and its baseline) share the unit of the larger.
-  // An unknown unit (a KPI this page has no metadata for) shows the bare number.
+  // A KPI without a unit (one /v1/config does not list) is a plain number.
   function quantity(unit, v, lang, alongside) {
     if (!finite(v)) return MISSING;
-    const rule = RULES[unit];
-    if (!rule) return String(v);
+    const rule = RULES[unit] || RULES.number;
     const scale = Math.max(Math.abs(v), ...(alongside || []).filter(finite).map(Math.abs));
     return rule(v, lang === "zh" ? "zh" : "en", scale);
   }

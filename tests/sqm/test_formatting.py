@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sqm.formatting import MISSING, format_change, format_quantity, format_value
+from sqm.formatting import MISSING, format_change, format_quantity, format_value, unit_of
 from sqm.models import KPIS
 
 TABLE_PATH = Path(__file__).resolve().parents[1] / "kpi_format_table.json"
@@ -27,9 +27,10 @@ def test_python_formatter_matches_the_shared_table(row):
 
 def test_the_table_covers_every_unit_and_both_languages():
     rows = table_rows()
-    assert {KPIS[r["kpi"]].unit for r in rows} == {"count", "seconds", "ratio", "score"}
-    for unit in ("count", "seconds", "ratio", "score"):
-        assert {r["lang"] for r in rows if KPIS[r["kpi"]].unit == unit} == {"en", "zh"}, unit
+    assert {unit_of(r["kpi"]) for r in rows} == {"count", "seconds", "ratio", "score", "number"}
+    for unit in ("count", "seconds", "ratio", "score", "number"):
+        assert {r["lang"] for r in rows if unit_of(r["kpi"]) == unit} == {"en", "zh"}, unit
+    assert {r["kpi"] for r in rows} - set(KPIS) == {"queue_depth"}  # one KPI without metadata: a plain number
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), None])
@@ -57,10 +58,9 @@ def test_change_against_the_baseline(kpi, value, expected, lang, change_pct, sho
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: format_value("queue_depth", 3.0), r"unknown KPI 'queue_depth' \(known: volume, frt_avg_s"),
     (lambda: format_value("csat", 0.9, "fr"), r"language 'fr' is not one of en, zh"),
     (lambda: format_value("csat", None, "zh-TW"), r"language 'zh-TW'"),
-    (lambda: format_quantity("bytes", 3.0), r"unit 'bytes' is not one of seconds, ratio, score, count"),  # type: ignore[arg-type]
+    (lambda: format_quantity("bytes", 3.0), r"unit 'bytes' is not one of seconds, ratio, score, count, number"),  # type: ignore[arg-type]
     (lambda: format_change("nps", 1.0, 2.0, "de"), r"language 'de'"),
 ])
 def test_bad_input_is_a_clear_error(call, message):
