@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from sqm.config import AlertSettings
+from sqm.formatting import format_value
 from sqm.models import SEVERITY_RANK, Alert, Anomaly, TimelineEntry
 
 
@@ -66,9 +67,9 @@ class Change:
 
 
 def _why(a: Anomaly) -> str:
-    base = f"{a.kpi} {a.value:.4g}"
+    base = f"{a.kpi} {format_value(a.kpi, a.value, alongside=(a.expected,))}"
     if a.expected is not None:
-        base += f" vs {a.expected:.4g}"
+        base += f" vs {format_value(a.kpi, a.expected, alongside=(a.value,))}"
     return base + (f": {a.reason_en}" if a.reason_en else "")
 
 

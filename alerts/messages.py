@@ -9,11 +9,8 @@ link. ``render`` cuts a digest that is too long for its channel by listing fewer
 alerts ("… and 3 more"), never by cutting a line in half, and as a last resort by
 bytes.
 
->>> from datetime import UTC, datetime
->>> fmt_value("timeout_rate", 0.3512), fmt_value("frt_avg_s", 95.0), fmt_value("frt_avg_s", 300), fmt_value("volume", 42.0)
-('35.1%', '95 s', '5.0 min', '42')
->>> fmt_change(0.35, 0.20, None)
-'+75%'
+Values and changes are written by ``sqm.formatting`` in the reader's language (the rules the
+detectors' reasons and the wallboard use); a value and its baseline share a unit.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from sqm.formatting import format_change, format_value
 from sqm.models import ALL, KPIS, Alert, Anomaly
 
 LIMITS = {"wecom": 4000, "wecom_text": 2000, "dingtalk": 18000, "feishu": 28000, "email": 200_000,
@@ -149,32 +147,6 @@ _env = jinja2.Environment(loader=jinja2.DictLoader(_TEMPLATES), autoescape=jinja
 _html_env = jinja2.Environment(loader=jinja2.DictLoader(_TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def fmt_value(kpi: str, value: float | None, *, minutes: bool | None = None) -> str:
-    """A KPI value for people; durations in minutes from 2 min on (``minutes`` forces the unit)."""
-    if value is None:
-        return "–"
-    unit = KPIS[kpi].unit if kpi in KPIS else "score"
-    if unit == "ratio":
-        return f"{value * 100:.1f}%"
-    if unit == "seconds":
-        in_min = abs(value) >= 120 if minutes is None else minutes
-        return f"{value / 60:.1f} min" if in_min else f"{value:.0f} s"
-    if unit == "count":
-        return f"{value:.0f}"
-    return f"{value:.1f}"
-
-
-def fmt_change(value: float | None, expected: float | None, change_pct: float | None) -> str:
-    """Relative change against the baseline, from the values when both are known, else the detector's percent."""
-    if value is not None and expected:
-        pct = (value - expected) / abs(expected) * 100
-    elif change_pct is not None:
-        pct = change_pct
-    else:
-        return "–"
-    return f"{pct:+.0f}%"
-
-
 def fmt_age(seconds: float, lang: str) -> str:
     m = max(0, int(seconds // 60))
     if lang == "zh":
@@ -223,11 +195,10 @@ def alert_view(alert: Alert, lang: str, names: Names, now: datetime, ack_url: st
     contributors = ", ".join(
         f"{c.value} {c.share * 100:.0f}%" for c in sorted(a.contributors, key=lambda c: -c.share)[:3]
     )
-    minutes = max(abs(a.value), abs(a.expected or 0)) >= 120  # value and baseline in the same unit
     return {
-        "kpi": a.kpi, "kpi_name": kpi_name, "value": fmt_value(a.kpi, a.value, minutes=minutes),
-        "baseline": fmt_value(a.kpi, a.expected, minutes=minutes),
-        "change": fmt_change(a.value, a.expected, a.change_pct), "where": where,
+        "kpi": a.kpi, "kpi_name": kpi_name, "value": format_value(a.kpi, a.value, lang, alongside=(a.expected,)),
+        "baseline": format_value(a.kpi, a.expected, lang, alongside=(a.value,)),
+        "change": format_change(a.kpi, a.value, a.expected, lang, change_pct=a.change_pct), "where": where,
         "window": window_label(a, lang), "raw_window": a.window,
         "severity": SEVERITY[lang][a.severity], "raw_severity": a.severity, "state": alert.state,
         "started": alert.started_at.astimezone(names.tz).strftime("%m-%d %H:%M"),

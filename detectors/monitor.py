@@ -33,11 +33,12 @@ from detectors.cusum import RateCusum
 from detectors.decision import IncidentRule, Phase
 from detectors.drilldown import Child, child_dimension, rank
 from detectors.noise import carry, cv_of, kind_of, rhythm_factor
-from detectors.reasons import firing_reason, fmt, resolved_reason
+from detectors.reasons import firing_reason, resolved_reason
 from detectors.seasonal import SeasonalBaseline
 from detectors.sla import TARGET_KPIS, TargetRule
 from detectors.swing import SwingDetector
 from sqm.config import Settings
+from sqm.formatting import format_value
 from sqm.models import KPIS, Anomaly, Contributor, KpiSnapshot
 
 MAX_CHILDREN = 64
@@ -472,16 +473,16 @@ class KpiMonitor:
         side_en, side_zh = ("above", "高于") if sla.rule.direction == "up" else ("below", "低于")
         if event == "fire":
             start_s = inc.incident_start
-            what_en = f"{side_en} target {fmt(sla.kpi, target)} in {inc.k} of the last {inc.m} windows"
-            what_zh = f"{side_zh}目标 {fmt(sla.kpi, target, zh=True)}（近{inc.m}个窗口中{inc.k}个）"
+            what_en = f"{side_en} target {format_value(sla.kpi, target, 'en', alongside=(y,))} in {inc.k} of the last {inc.m} windows"
+            what_zh = f"{side_zh}目标 {format_value(sla.kpi, target, 'zh', alongside=(y,))}（近{inc.m}个窗口中{inc.k}个）"
             en = firing_reason(sla.kpi, y, None, what=what_en)[0]
             zh = firing_reason(sla.kpi, y, None, what=what_zh)[1]
         else:
             start_s = inc.ended[0] if inc.ended else None
             minutes = (end - (start_s if start_s is not None else end)) / 60
             en, zh = resolved_reason(sla.kpi, y, None, peak=sla.peak, minutes=minutes)
-            en = en.replace(" after", f" (target {fmt(sla.kpi, target)}) after", 1)
-            zh = zh.replace("，持续", f"（目标 {fmt(sla.kpi, target, zh=True)}），持续", 1)
+            en = en.replace(" after", f" (target {format_value(sla.kpi, target, 'en', alongside=(y,))}) after", 1)
+            zh = zh.replace("，持续", f"（目标 {format_value(sla.kpi, target, 'zh', alongside=(y,))}），持续", 1)
             sla.peak = None
         return Anomaly(
             kpi=sla.kpi,

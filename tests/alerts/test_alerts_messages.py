@@ -69,6 +69,21 @@ def test_a_single_huge_alert_is_cut_by_bytes_on_a_character_boundary():
 
 def test_value_and_baseline_share_a_unit_and_roles_are_translated():
     v = view("zh", kpi="frt_avg_s", value=190.0, expected=95.0)
-    assert (v["value"], v["baseline"], v["change"]) == ("3.2 min", "1.6 min", "+100%")
+    assert (v["value"], v["baseline"], v["change"]) == ("3.2分钟", "1.6分钟", "+100%")
     msg = render("wecom_text", "zh", "escalation", [v], [], escalation={"role": "team_lead", "person": "李雷"})
     assert "未认领，已升级至 组长: 李雷" in msg.body
+
+
+@pytest.mark.parametrize(("kpi", "value", "expected"), [
+    ("frt_avg_s", 300.0, 95.0), ("frt_p90_s", 95.0, 40.0), ("aht_s", 9000.0, 1500.0),
+    ("timeout_rate", 0.3512, 0.2), ("nps", 31.0, 45.0), ("backlog", 1480.0, 900.0),
+])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_detectors_reason_and_the_message_write_a_value_alike(kpi, value, expected, lang):
+    from detectors.reasons import firing_reason
+
+    en, zh = firing_reason(kpi, value, expected)
+    v = view(lang, kpi=kpi, value=value, expected=expected, reason_en=en, reason_zh=zh)
+    reason = zh if lang == "zh" else en
+    for shown in (v["value"], v["baseline"], v["change"]):
+        assert shown in reason, (shown, reason)

@@ -47,8 +47,8 @@ def test_a_40pct_timeout_incident_yields_exactly_one_firing_then_one_resolved():
     assert a.change_pct == pytest.approx((a.value / a.expected - 1) * 100, abs=0.01)
     assert a.change_pct >= 20
     assert a.score >= 1 and a.n > 2000 and a.severity == "warning"
-    assert a.reason_en.startswith("Timeout rate ") and "vs baseline 10%" in a.reason_en
-    assert a.reason_zh.startswith("超时率 ") and "比基线 10% 高 +" in a.reason_zh
+    assert a.reason_en.startswith("Timeout rate ") and "vs baseline 10.0%" in a.reason_en
+    assert a.reason_zh.startswith("超时率 ") and "比基线 10.0% 高 +" in a.reason_zh
     assert len(resolved) == 1
     j, r = resolved[0]
     assert j > 165 and r.incident_start == a.incident_start and r.kpi == "timeout_rate"
@@ -192,10 +192,10 @@ def test_sla_rule_fires_after_k_of_m_windows_beyond_target_and_resolves_once():
         0.95,
         0.91,
     )
-    assert fired.reason_en == "Service level 91% — below target 95% in 3 of the last 5 windows"
-    assert fired.reason_zh == "服务水平 91% — 低于目标 95%（近5个窗口中3个）"
+    assert fired.reason_en == "Service level 91.0% — below target 95.0% in 3 of the last 5 windows"
+    assert fired.reason_zh == "服务水平 91.0% — 低于目标 95.0%（近5个窗口中3个）"
     assert events[1][1].incident_start == fired.incident_start == T0 + timedelta(minutes=55)
-    assert "peak 91%" in events[1][1].reason_en
+    assert "peak 91.0%" in events[1][1].reason_en
 
 
 def test_sla_rule_is_off_by_default():
