@@ -7,7 +7,8 @@ import json
 import pytest
 
 from alerts import notify_test
-from alerts.channels import Sender, encode_json, target
+from alerts.bots import encode_json
+from alerts.channels import Sender, target
 from sqm.config import Settings
 
 
