@@ -1,7 +1,8 @@
 // sqm wallboard: a row of tiles per team (or, with ?by=channel, per channel) plus the
 // whole center, coloured against the targets,
 // fed by /v1/kpis (initial state) and /v1/live (Server-Sent Events, read with
-// fetch so that an API key can travel in a header). Plain JS, no dependencies.
+// fetch so that an API key can travel in a header). Plain JS, no dependencies; common.js,
+// format.js (values), spark.js (sparklines) and sse.js (the event-stream parser) load first.
 "use strict";
 
 (function () {
@@ -196,30 +197,9 @@
   }
 
   function drawSpark(svg, kpi, row, points) {
-    const vals = points.map((p) => ({ t: p.t, v: p.kpis[kpi] })).filter((p) => p.v !== null && p.v !== undefined);
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    if (vals.length < 2) return;
-    let lo = Math.min(...vals.map((p) => p.v)), hi = Math.max(...vals.map((p) => p.v));
     const g = goal(kpi, row);
-    const target = g ? g.target : null;
-    if (target !== null && target >= lo - (hi - lo) && target <= hi + (hi - lo)) {
-      lo = Math.min(lo, target); hi = Math.max(hi, target);
-    }
-    if (hi === lo) { hi += 1; lo -= 1; }
-    const t0 = vals[0].t, t1 = vals[vals.length - 1].t || t0 + 1;
-    const x = (t) => (t1 === t0 ? 100 : ((t - t0) / (t1 - t0)) * 100);
-    const y = (v) => 22 - ((v - lo) / (hi - lo)) * 20;
-    if (target !== null && target >= lo && target <= hi) {
-      const line = document.createElementNS(SVG, "line");
-      line.setAttribute("x1", "0"); line.setAttribute("x2", "100");
-      line.setAttribute("y1", y(target).toFixed(2)); line.setAttribute("y2", y(target).toFixed(2));
-      line.setAttribute("class", "target-line");
-      svg.appendChild(line);
-    }
-    const poly = document.createElementNS(SVG, "polyline");
-    poly.setAttribute("points", vals.map((p) => x(p.t).toFixed(2) + "," + y(p.v).toFixed(2)).join(" "));
-    poly.setAttribute("class", "line");
-    svg.appendChild(poly);
+    const vals = points.map((p) => ({ t: p.t, v: p.kpis[kpi] })).filter((p) => p.v !== null && p.v !== undefined);
+    sqm.spark(svg, vals, g ? g.target : null);
   }
 
   async function loadHistory(row, latest) {
@@ -287,32 +267,6 @@
     return res.json();
   }
 
-  // A Server-Sent Events parser (the WHATWG rules that matter here).
-  function sseParser(onEvent) {
-    let buf = "", type = "message", data = [];
-    return (chunk) => {
-      buf += chunk;
-      for (;;) {
-        const i = buf.search(/[\r\n]/);
-        if (i < 0 || (buf[i] === "\r" && i === buf.length - 1)) return; // wait for the rest of the line
-        const line = buf.slice(0, i);
-        buf = buf.slice(buf[i] === "\r" && buf[i + 1] === "\n" ? i + 2 : i + 1);
-        if (line === "") {
-          if (data.length) onEvent(type, data.join("\n"));
-          type = "message";
-          data = [];
-        } else if (line[0] !== ":") {
-          const c = line.indexOf(":");
-          const field = c < 0 ? line : line.slice(0, c);
-          let value = c < 0 ? "" : line.slice(c + 1);
-          if (value[0] === " ") value = value.slice(1);
-          if (field === "event") type = value;
-          else if (field === "data") data.push(value);
-        }
-      }
-    };
-  }
-
   let backoff = 1000;
   async function connect() {
     setConn("connecting");
@@ -329,7 +283,7 @@
       });
       if (!res.ok) throw new Error("live: HTTP " + res.status);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      const feed = sseParser((type, data) => {
+      const feed = sqm.sseParser((type, data) => {
         if (type === "hello") { setConn("live"); backoff = 1000; }
         else if (type === "kpis") apply(JSON.parse(data));
         else if (type === "alerts") pollAlerts();
