@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Literal
 
 from sqm.models import KPIS
@@ -53,17 +52,22 @@ HOURS_FROM_S = 3600.0
 
 _DURATION_UNITS = {"en": (" s", " min", " h"), "zh": ("秒", "分钟", "小时")}
 _POINTS = {"en": " pts", "zh": "分"}
-_WIDE = Context(prec=60)
 
 
 def fixed(value: float, digits: int) -> str:
-    """``value`` with ``digits`` decimals, half away from zero on its exact binary value; never ``-0``.
+    """``value`` (finite) with ``digits`` decimals, half away from zero on its exact binary value; never ``-0``.
 
     >>> fixed(2.5, 0), fixed(-2.5, 0), fixed(0.35, 1), fixed(6.25, 1), fixed(-0.04, 1)
     ('3', '-3', '0.3', '6.3', '0.0')
     """
-    text = str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP, context=_WIDE))
-    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+    numerator, denominator = value.as_integer_ratio()  # exact: the denominator is a power of 2
+    whole, rest = divmod(abs(numerator) * 10**digits, denominator)
+    if 2 * rest >= denominator:
+        whole += 1
+    text = str(whole).rjust(digits + 1, "0")
+    if digits:
+        text = f"{text[:-digits]}.{text[-digits:]}"
+    return "-" + text if numerator < 0 and whole else text
 
 
 def _check_lang(lang: str) -> None:
