@@ -23,7 +23,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from alerts.channels import BOT_KINDS, Delivery, Sender, target
+from alerts.channels import Delivery, Sender, target
+from alerts.messages import FORMATS
 from sqm.config import Settings
 from sqm.errors import ConfigError
 
@@ -108,10 +109,8 @@ def deliver_report(settings: Settings, receiver_names: list[str], report: Report
                 started = time.perf_counter()
                 if t.kind == "email":
                     result = _send_mail(url, report, settings.alerts.timeout_s)
-                elif t.kind in BOT_KINDS:
-                    result = sender.send(t, report.subject, report.markdown, "markdown")
-                else:
-                    result = sender.send(t, report.subject, report.markdown, "text")
+                else:  # each channel in the layout its alerts use (bots: markdown where they render it)
+                    result = sender.send(t, report.subject, report.markdown, FORMATS.get(t.render_as, "text"))
                 log.info("report %r to %s (%s): %s %s", report.subject, name, t.masked, result.status, result.detail)
                 rows.append({"receiver": name, "channel": t.masked, "status": result.status, "detail": result.detail,
                              "latency_ms": f"{(time.perf_counter() - started) * 1000:.0f}"})
