@@ -18,7 +18,7 @@ scale one parameter for the contacts created during their interval (a volume sur
 also slows the agents: ``surge_elasticity``); the resolved incidents,
 ``Simulator.true_value`` and ``Simulator.ground_truth`` are the ground truth.
 
-Parameters are defined as the KPI the dataflow measures (DESIGN.md), so that a
+Parameters are defined as the KPI the dataflow measures (docs/events.md), so that a
 window's KPI estimates them directly:
 
 - ``timeout_rate``: share of contacts whose wait passes the channel's answer

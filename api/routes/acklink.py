@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from alerts import service
 from api.deps import ClockDep, RedisDep, SettingsDep
 from sqm.config import Settings
+from sqm.formatting import format_value
 from sqm.models import KPIS, Alert
 
 _PAGE = """<!doctype html>
@@ -35,10 +36,10 @@ def _describe(a: Alert) -> str:
     an = a.anomaly
     info = KPIS.get(an.kpi)
     name = f"{info.zh} / {info.en}" if info else an.kpi
-    expected = "—" if an.expected is None else f"{an.expected:.4g}"
+    value, expected = (format_value(an.kpi, v, "zh", alongside=(an.value, an.expected)) for v in (an.value, an.expected))
     rows = [
         ("指标 KPI", name), ("团队 Team", an.team), ("渠道 Channel", an.channel), ("区域 Region", an.region),
-        ("窗口 Window", an.window), ("当前值 Value", f"{an.value:.4g}"), ("基线 Baseline", expected),
+        ("窗口 Window", an.window), ("当前值 Value", value), ("基线 Baseline", expected),
         ("级别 Severity", an.severity), ("状态 State", a.state), ("开始 Since", a.started_at.isoformat(timespec="minutes")),
     ]
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
