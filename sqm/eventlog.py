@@ -49,8 +49,18 @@ def append_events(redis: Any, events: Sequence[ServiceEvent], partitions: int) -
     return list(pipe.execute())
 
 
-def dead_letter(reason: str, field: str, source: str, raw: bytes | str) -> dict[str, str | bytes]:
-    """One ``sqm:dlq`` record: why (``reason``, ``field``), from where (``source``) and what (``raw``, capped)."""
+DeadLetter = dict[str, str | bytes]
+"""One ``sqm:dlq`` record (the fields of its stream entry), made by ``dead_letter``."""
+
+
+def dead_letter(*, reason: str, field: str, source: str, raw: bytes | str) -> DeadLetter:
+    """One ``sqm:dlq`` record: why (``reason``, ``field``: "" for the whole record), from where (``source``:
+    ``<partition>/<entry id>`` for the flow, ``webhook:<name>``, ``replay:<file>:<line>``) and what (``raw``,
+    capped at ``DEAD_LETTER_RAW_MAX``). Every producer and the flow build their letters with it.
+
+    >>> dead_letter(reason="not valid JSON", field="", source="0003/1-0", raw=b"{oops")
+    {'reason': 'not valid JSON', 'field': '', 'source': '0003/1-0', 'raw': b'{oops'}
+    """
     return {"reason": reason, "field": field, "source": source, "raw": raw[:DEAD_LETTER_RAW_MAX]}
 
 
@@ -70,7 +80,7 @@ return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6))
 """
 
 
-def append_dead_letters(redis: Any, letters: Iterable[dict[str, str | bytes]],
+def append_dead_letters(redis: Any, letters: Iterable[DeadLetter],
                         positions: Iterable[StreamPosition | None] | None = None) -> int:
     """XADD rejected records to ``sqm:dlq`` (capped at about ``DLQ_MAXLEN`` entries) in one pipeline.
 

@@ -91,7 +91,8 @@ def replay(
                 try:
                     good.append(decode_event(line))
                 except InvalidEvent as err:
-                    bad.append(dead_letter(err.reason, err.field, f"replay:{file.name}:{lineno}", line.rstrip(b"\n")))
+                    bad.append(dead_letter(reason=err.reason, field=err.field, source=f"replay:{file.name}:{lineno}",
+                                           raw=line.rstrip(b"\n")))
             if len(good) >= batch or len(bad) >= batch:
                 append_events(redis, good, settings.streams.partitions)
                 append_dead_letters(redis, bad)

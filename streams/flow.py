@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import logging
 import pickle
-import threading
-import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.operators import StatefulBatchLogic
+from bytewax.outputs import Sink
 
 from sqm.config import Settings
+from sqm.eventlog import DeadLetter
 from sqm.models import Anomaly, KpiSnapshot, series_id
 from streams import partition as P
 from streams import rollup as R
-from streams.bucketing import BucketingSource
-from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
-from streams.source import RedisStreamSource, part_name
+from streams.source import part_name
+from streams.state import StateVersionError
 
 ROLLUP_KEY = "all"
 log = logging.getLogger(__name__)
@@ -36,10 +36,24 @@ class Monitor(Protocol):
     def update(self, snapshot: KpiSnapshot, children: Iterable[KpiSnapshot] = ()) -> list[Anomaly]: ...
 
 
+@dataclass(frozen=True)
+class FlowSinks:
+    """Where the flow writes (``streams.runner.redis_sinks`` in production, ``TestingSink`` in tests)."""
+
+    kpis: Sink[R.Minute]
+    """Closed minutes: their snapshots of every window and dimension, the hours and days they completed, the
+    counters."""
+    dead_letters: Sink[DeadLetter]
+    """Rejected records and late events (``sqm.eventlog.dead_letter``)."""
+    anomalies: Sink[Anomaly]
+    influx: Sink[R.Minute] | None = None
+    """Closed minutes again, when InfluxDB is configured."""
+
+
 class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
     def __init__(self, partitions: list[str], max_series: int, detector_window: str, resume: bytes | None,
                  day_offset_min: int = 0) -> None:
-        self.state: R.RollupState = pickle.loads(resume) if resume else R.RollupState(partitions, max_series)
+        self.state = _resumed_rollup(resume) if resume else R.RollupState(partitions, max_series)
         self.state.day_offset_min = day_offset_min
         self.detector_window = detector_window
 
@@ -54,6 +68,19 @@ class RollupLogic(StatefulBatchLogic[P.PartOut, R.Minute, bytes]):
 
     def snapshot(self) -> bytes:
         return pickle.dumps(self.state, pickle.HIGHEST_PROTOCOL)
+
+
+def _resumed_rollup(resume: bytes) -> R.RollupState:
+    try:
+        state = pickle.loads(resume)
+    except Exception as err:  # an unpickling error, a missing class, a version this sqm cannot read
+        msg = (f"recovery snapshot of the roll-up cannot be read ({err}): resume with the sqm that wrote it, "
+               f"or delete state_dir/recovery to start afresh")
+        raise StateVersionError(msg) from err
+    if not isinstance(state, R.RollupState):
+        msg = f"recovery snapshot of the roll-up holds a {type(state).__name__}, not a RollupState"
+        raise StateVersionError(msg)
+    return state
 
 
 def _detector_inputs(
@@ -112,16 +139,14 @@ class DetectLogic(StatefulBatchLogic[tuple[KpiSnapshot, list[KpiSnapshot]], Anom
 
 def build_flow(
     settings: Settings,
-    redis_url: str,
+    source: Source[P.PartOut],
+    sinks: FlowSinks,
     *,
-    stop: threading.Event | None = None,
-    source: Source[P.PartOut] | None = None,
     monitor_factory: Callable[[], Monitor] | None = None,
-    wall: Callable[[], float] = time.time,
 ) -> Dataflow:
-    """The dataflow reading the event streams of ``redis_url`` (or ``source``, for tests)."""
+    """The dataflow from ``source`` (``streams.bucketing.BucketingSource``: each stream's work done where it is
+    read) to ``sinks``; ``streams.runner.run_flow`` gives it the Redis streams and stores."""
     s = settings.streams
-    params = P.Params.of(settings)
     parts = [part_name(p) for p in range(s.partitions)]
     window = settings.detectors.window
     if monitor_factory is None:
@@ -130,28 +155,21 @@ def build_flow(
         def monitor_factory() -> Monitor:
             return build_monitor(settings)
 
-    raw = RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms,
-                            stop=stop, trim=s.recovery)
-    src = source or BucketingSource(raw, params, wall)
-
+    factory = monitor_factory
     flow = Dataflow("sqm_kpis")
-    parts_out = op.input("read", flow, src)  # PartOut(part, wm, {(minute, dims): Acc}, dlq, stats) per stream read
-    rejects = op.flat_map("rejects", parts_out, lambda out: out.dlq)  # {reason, field, raw, source}
-    op.output("dead_letter", rejects, dlq_sink(redis_url))
+    parts_out = op.input("read", flow, source)  # PartOut(part, wm, {(minute, dims): Acc}, dlq, stats) per stream read
+    rejects = op.flat_map("rejects", parts_out, lambda out: out.dlq)  # DeadLetter {reason, field, source, raw}
+    op.output("dead_letter", rejects, sinks.dead_letters)
     to_rollup = op.key_on("to_rollup", parts_out, lambda _: ROLLUP_KEY)  # ("all", PartOut)
     offset = R.day_offset_min(settings.alerts.timezone)
     minutes = op.stateful_batch("rollup", to_rollup, lambda r: RollupLogic(parts, s.max_series, window, r, offset))  # ("all", Minute)
     closed = op.map("closed", minutes, lambda kv: kv[1])  # Minute
-    keep = {"1h": settings.improve.hour_days, "1d": settings.improve.day_days}
-    op.output("kpi_store", closed, kpi_sink(redis_url, s.history_hours, keep))
-    if settings.influx.enabled:
-        from streams.influx import InfluxSink  # influxdb-client takes 0.5 s to import: only when used
-
-        op.output("influx", closed, InfluxSink(settings.influx, redis_url))
+    op.output("kpi_store", closed, sinks.kpis)
+    if sinks.influx is not None:
+        op.output("influx", closed, sinks.influx)
     evidence = settings.detectors.evidence_window
     by_series = op.flat_map("detector_inputs", closed, _detector_inputs(window, evidence))  # (series, (KpiSnapshot, children))
-    found = op.stateful_batch("detect", by_series, lambda r: DetectLogic(monitor_factory, r))  # (series, Anomaly)
+    found = op.stateful_batch("detect", by_series, lambda r: DetectLogic(factory, r))  # (series, Anomaly)
     anomalies = op.map("anomalies", found, lambda kv: kv[1])  # Anomaly
-    op.output("anomaly_stream", anomalies, anomaly_sink(redis_url))
+    op.output("anomaly_stream", anomalies, sinks.anomalies)
     return flow
-

@@ -9,12 +9,10 @@ from events. ``close_minutes`` returns the snapshots of each closed minute.
 
 >>> from datetime import UTC, datetime
 >>> st = RollupState(partitions=["0"])
->>> acc = A.new_acc(); acc[A.CREATED] = 3
->>> t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp() // 60
->>> st.add("0", t0 * 60 + 61.0, {(int(t0), ("billing", "chat", "east")): acc}, {})
->>> [m.minute == t0 for m in close_minutes(st)]
-[True]
->>> snap = next(s for s in st_last(st) if s.window == "1m" and s.team == "*" and s.channel == "*")
+>>> t0 = int(datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp() // 60)
+>>> st.add("0", t0 * 60 + 61.0, {(t0, ("billing", "chat", "east")): A.Acc(created=3)}, {})
+>>> [minute] = close_minutes(st)
+>>> snap = next(s for s in minute.snapshots if s.window == "1m" and s.team == "*" and s.channel == "*")
 >>> snap.kpis["volume"], snap.start.isoformat(), snap.final
 (3.0, '2026-03-02T09:00:00+00:00', True)
 """
@@ -30,7 +28,8 @@ from sqm.aggregates import KpiAggregate
 from sqm.models import ALL, KpiSnapshot
 from streams import accum as A
 from streams import sketch
-from streams.partition import Deltas, Dims
+from streams.accum import Deltas, Dims
+from streams.state import Record, restore
 
 LEVELS: tuple[tuple[bool, bool, bool], ...] = (
     (True, True, True),  # team x channel x region
@@ -67,22 +66,38 @@ def children_of(key: Dims, keys: set[Dims]) -> list[Dims]:
     return []
 
 
-@dataclass
-class Tumbling:
+@dataclass(slots=True)
+class Tumbling(Record):
+    VERSION = 1
     start: int
     acc: A.Acc
 
+    @classmethod
+    def upgrade(cls, old: Any, version: int) -> tuple[Any, ...]:
+        if version == 0:  # the dataclass's __dict__, the accumulator a list
+            return old["start"], restore(A.Acc, 0, old["acc"])
+        return super().upgrade(old, version)
 
-@dataclass
-class SeriesState:
+
+@dataclass(slots=True)
+class SeriesState(Record):
     """Window accumulators of one roll-up series."""
 
+    VERSION = 1
     five: Tumbling | None = None
     hour: Tumbling | None = None
-    rolling: A.Acc = field(default_factory=A.new_acc)
+    rolling: A.Acc = field(default_factory=A.Acc)
     recent: deque[tuple[int, A.Acc]] = field(default_factory=deque)
+    """The minutes in ``rolling``, oldest first: each leaves it 60 minutes on."""
     day: Tumbling | None = None
-    """The site-local day so far, for the long history (a class default: older pickles read as None)."""
+    """The site-local day so far, for the long history."""
+
+    @classmethod
+    def upgrade(cls, old: Any, version: int) -> tuple[Any, ...]:
+        if version == 0:  # the dataclass's __dict__, the accumulators lists; ``day`` came late in it
+            recent = deque((m, restore(A.Acc, 0, acc)) for m, acc in old["recent"])
+            return old["five"], old["hour"], restore(A.Acc, 0, old["rolling"]), recent, old.get("day")
+        return super().upgrade(old, version)
 
 
 @dataclass
@@ -98,23 +113,33 @@ class Minute:
     """The hours and site-local days this minute completed, one per series (the long history)."""
 
 
-@dataclass
-class RollupState:
+@dataclass(slots=True)
+class RollupState(Record):
+    VERSION = 1
     partitions: list[str]
     max_series: int = 100_000
     wms: dict[str, float | None] = field(default_factory=dict)
     open: dict[int, dict[Dims, A.Acc]] = field(default_factory=dict)
+    """Minutes not closed yet: their buckets per (team, channel, region)."""
     next_minute: int | None = None
-    cum: dict[Dims, list[int]] = field(default_factory=dict)
+    levels: dict[Dims, A.Levels] = field(default_factory=dict)
+    """The running levels (waiting, past target, open) of each (team, channel, region)."""
     known: set[Dims] = field(default_factory=set)
     series: dict[Dims, SeriesState] = field(default_factory=dict)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     late_merge: int = 0
     over_cardinality: int = 0
-    last: list[KpiSnapshot] = field(default_factory=list)
     day_offset_min: int = 0
-    """The site's UTC offset in minutes: days of the long history start at local midnight (a class default:
-    older pickles read as UTC)."""
+    """The site's UTC offset in minutes: days of the long history start at local midnight."""
+
+    @classmethod
+    def upgrade(cls, old: Any, version: int) -> tuple[Any, ...]:
+        if version == 0:  # the dataclass's __dict__: accumulators and levels lists, the last snapshots kept too
+            open_ = {m: {dims: restore(A.Acc, 0, acc) for dims, acc in bucket.items()} for m, bucket in old["open"].items()}
+            levels = {dims: restore(A.Levels, 0, cum) for dims, cum in old["cum"].items()}
+            return (old["partitions"], old["max_series"], old["wms"], open_, old["next_minute"], levels, old["known"],
+                    old["series"], old["stats"], old["late_merge"], old["over_cardinality"], old.get("day_offset_min", 0))
+        return super().upgrade(old, version)
 
     def add(self, part: str, wm: float | None, deltas: Deltas, stats: dict[str, int]) -> None:
         """Take one partition's deltas and its watermark."""
@@ -145,16 +170,12 @@ class RollupState:
         return min(wms) if wms else None
 
 
-def st_last(st: RollupState) -> list[KpiSnapshot]:
-    return st.last
-
-
 def _ts(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, UTC)
 
 
-def _snap(window: str, start: int, end: int, key: Dims, acc: A.Acc, gauges: A.Gauges, *, final: bool) -> KpiSnapshot:
-    values, ns = A.kpis(acc, gauges)
+def _snap(window: str, start: int, end: int, key: Dims, acc: A.Acc, levels: A.Levels, *, final: bool) -> KpiSnapshot:
+    values, ns = A.kpis(acc, levels)
     return KpiSnapshot(window=window, start=_ts(start), end=_ts(end),  # type: ignore[arg-type]
                        team=key[0], channel=key[1], region=key[2], kpis=values, n=ns, final=final)
 
@@ -175,76 +196,81 @@ def close_minutes(st: RollupState, detector_window: str = "60m", max_minutes: in
     return out
 
 
+ByWindow = dict[str, dict[Dims, KpiSnapshot]]
+
+
 def _close(st: RollupState, m: int, detector_window: str) -> Minute:
-    buckets = st.open.pop(m, {})
-    level_acc: dict[Dims, A.Acc] = {}
-    level_g: dict[Dims, list[int]] = {}
-    # in a fixed order: float sums (response, handle times) merged in set order would differ in the last bits
-    # between processes (string hashes are salted per process), e.g. after a restart
-    for dims in sorted(st.known):
-        acc = buckets.get(dims)
-        cum = st.cum.get(dims)
-        if acc is not None:
-            if cum is None:
-                cum = st.cum[dims] = [0, 0, 0]
-            cum[0] += acc[A.D_WAITING]
-            cum[1] += acc[A.D_OVER]
-            cum[2] += acc[A.D_OPEN]
-        for key in level_keys(dims):
-            la = level_acc.get(key)
-            if la is None:
-                la = level_acc[key] = A.new_acc()
-                level_g[key] = [0, 0, 0]
-            if acc is not None:
-                A.merge(la, acc)
-            if cum is not None:
-                g = level_g[key]
-                g[0] += cum[0]
-                g[1] += cum[1]
-                g[2] += cum[2]
-    snaps: list[KpiSnapshot] = []
-    by_window: dict[str, dict[Dims, KpiSnapshot]] = {"1m": {}, "5m": {}, "1h": {}, "60m": {}}
+    level_acc, level_levels = _merge_levels(st, st.open.pop(m, {}))
+    by_window: ByWindow = {"1m": {}, "5m": {}, "1h": {}, "60m": {}}
     for key, acc in level_acc.items():
-        g = level_g[key]
-        gauges = (g[0], g[1], g[2])
         ss = st.series.get(key)
         if ss is None:
             ss = st.series[key] = SeriesState()
-        by_window["1m"][key] = _snap("1m", m, m + 1, key, acc, gauges, final=True)
-        # rolling 60 minutes: add this minute, remove the one that left
-        A.merge(ss.rolling, acc)
-        ss.recent.append((m, acc))
-        while ss.recent and ss.recent[0][0] <= m - 60:
-            A.unmerge(ss.rolling, ss.recent.popleft()[1])
-        by_window["60m"][key] = _snap("60m", m - 59, m + 1, key, ss.rolling, gauges, final=True)
-        for window, size, attr in (("5m", 5, "five"), ("1h", 60, "hour")):
-            start = m - m % size
-            tum = getattr(ss, attr)
-            if tum is None or tum.start != start:
-                tum = Tumbling(start, A.new_acc())
-                setattr(ss, attr, tum)
-            A.merge(tum.acc, acc)
-            by_window[window][key] = _snap(window, start, start + size, key, tum.acc, gauges, final=m + 1 == start + size)
-    aggregates = _aggregates(st, m, level_acc, level_g)
+        _windows(ss, m, key, acc, level_levels[key], by_window)
+    snaps: list[KpiSnapshot] = []
     children: dict[str, list[KpiSnapshot]] = {}
     keys = set(level_acc)
     for window, snaps_w in by_window.items():
         snaps.extend(snaps_w.values())
-        if window != detector_window:
-            continue
-        for key, snap in snaps_w.items():
-            if snap.final:
-                children[snap.series] = [snaps_w[k] for k in children_of(key, keys)]
-    st.last = snaps
-    return Minute(m, snaps, children, aggregates=aggregates)
+        if window == detector_window:
+            for key, snap in snaps_w.items():
+                if snap.final:
+                    children[snap.series] = [snaps_w[k] for k in children_of(key, keys)]
+    return Minute(m, snaps, children, aggregates=_aggregates(st, m, level_acc, level_levels))
 
 
-def aggregate(grain: str, start: int, end: int, key: Dims, acc: A.Acc, gauges: A.Gauges) -> KpiAggregate:
+def _merge_levels(st: RollupState, buckets: dict[Dims, A.Acc]) -> tuple[dict[Dims, A.Acc], dict[Dims, A.Levels]]:
+    """The minute's buckets merged into every roll-up level, and each level's running levels."""
+    level_acc: dict[Dims, A.Acc] = {}
+    level_levels: dict[Dims, A.Levels] = {}
+    # in a fixed order: float sums (response, handle times) merged in set order would differ in the last bits
+    # between processes (string hashes are salted per process), e.g. after a restart
+    for dims in sorted(st.known):
+        acc = buckets.get(dims)
+        levels = st.levels.get(dims)
+        if acc is not None:
+            if levels is None:
+                levels = st.levels[dims] = A.Levels()
+            levels.add(acc)
+        for key in level_keys(dims):
+            la = level_acc.get(key)
+            if la is None:
+                la = level_acc[key] = A.Acc()
+                level_levels[key] = A.Levels()
+            if acc is not None:
+                A.merge(la, acc)
+            if levels is not None:
+                level_levels[key].add_levels(levels)
+    return level_acc, level_levels
+
+
+def _windows(ss: SeriesState, m: int, key: Dims, acc: A.Acc, levels: A.Levels, by_window: ByWindow) -> None:
+    """Minute ``m`` of one series into its windows; their snapshots into ``by_window``."""
+    by_window["1m"][key] = _snap("1m", m, m + 1, key, acc, levels, final=True)
+    # rolling 60 minutes: add this minute, remove the one that left
+    A.merge(ss.rolling, acc)
+    ss.recent.append((m, acc))
+    while ss.recent and ss.recent[0][0] <= m - 60:
+        A.unmerge(ss.rolling, ss.recent.popleft()[1])
+    by_window["60m"][key] = _snap("60m", m - 59, m + 1, key, ss.rolling, levels, final=True)
+    start = m - m % 5
+    if ss.five is None or ss.five.start != start:
+        ss.five = Tumbling(start, A.Acc())
+    A.merge(ss.five.acc, acc)
+    by_window["5m"][key] = _snap("5m", start, start + 5, key, ss.five.acc, levels, final=m + 1 == start + 5)
+    start = m - m % 60
+    if ss.hour is None or ss.hour.start != start:
+        ss.hour = Tumbling(start, A.Acc())
+    A.merge(ss.hour.acc, acc)
+    by_window["1h"][key] = _snap("1h", start, start + 60, key, ss.hour.acc, levels, final=m + 1 == start + 60)
+
+
+def aggregate(grain: str, start: int, end: int, key: Dims, acc: A.Acc, levels: A.Levels) -> KpiAggregate:
     """The long-history record of one series over [start, end) minutes."""
-    values, ns = A.kpis(acc, gauges)
-    hist = [(sketch.value_of(k), c) for k, c in sorted(acc[A.SKETCH].items())]
+    values, ns = A.kpis(acc, levels)
+    hist = [(sketch.value_of(k), c) for k, c in sorted(acc.frt_sketch.items())]
     return KpiAggregate(grain=grain, start=_ts(start), end=_ts(end), team=key[0], channel=key[1],  # type: ignore[arg-type]
-                        region=key[2], kpis=values, n=ns, nps_detractors=acc[A.NPS_DET], frt_hist=hist)
+                        region=key[2], kpis=values, n=ns, nps_detractors=acc.nps_det, frt_hist=hist)
 
 
 def day_offset_min(timezone: str) -> int:
@@ -260,21 +286,21 @@ def day_offset_min(timezone: str) -> int:
     return int(offset.total_seconds() // 60) if offset is not None else 0
 
 
-def _aggregates(st: RollupState, m: int, level_acc: dict[Dims, A.Acc], level_g: dict[Dims, list[int]]) -> list[KpiAggregate]:
+def _aggregates(st: RollupState, m: int, level_acc: dict[Dims, A.Acc],
+                level_levels: dict[Dims, A.Levels]) -> list[KpiAggregate]:
     """Each series' hour when minute ``m`` ends it, and its site-local day when ``m`` ends that."""
     day_start = (m + st.day_offset_min) // 1440 * 1440 - st.day_offset_min
     out = []
     for key, acc in level_acc.items():
         ss = st.series[key]
         if ss.day is None or ss.day.start != day_start:
-            ss.day = Tumbling(day_start, A.new_acc())
+            ss.day = Tumbling(day_start, A.Acc())
         A.merge(ss.day.acc, acc)
-        g = level_g[key]
-        gauges = (g[0], g[1], g[2])
+        levels = level_levels[key]
         if (m + 1) % 60 == 0 and ss.hour is not None:
-            out.append(aggregate("1h", ss.hour.start, ss.hour.start + 60, key, ss.hour.acc, gauges))
+            out.append(aggregate("1h", ss.hour.start, ss.hour.start + 60, key, ss.hour.acc, levels))
         if m + 1 == day_start + 1440:
-            out.append(aggregate("1d", day_start, day_start + 1440, key, ss.day.acc, gauges))
+            out.append(aggregate("1d", day_start, day_start + 1440, key, ss.day.acc, levels))
     return out
 
 

@@ -15,15 +15,20 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from sqm.config import Settings
-from streams.flow import build_flow
+from streams.bucketing import BucketingSource
+from streams.flow import FlowSinks, Monitor, build_flow
+from streams.partition import Params
+from streams.sinks import anomaly_sink, dlq_sink, kpi_sink
+from streams.source import RedisStreamSource
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,27 @@ def recovery_config(state_dir: Path, *, processes: int = 1, process_id: int = 0)
     return RecoveryConfig(str(db_dir))
 
 
+def redis_source(settings: Settings, redis_url: str, *, stop: threading.Event | None = None,
+                 wall: Callable[[], float] = time.time) -> BucketingSource:
+    """The event streams of ``redis_url``, each stream's work done where it is read."""
+    s = settings.streams
+    raw = RedisStreamSource(redis_url, s.partitions, count=max(1, s.batch_size // 10), poll_ms=s.read_block_ms,
+                            stop=stop, trim=s.recovery)
+    return BucketingSource(raw, Params.of(settings), wall)
+
+
+def redis_sinks(settings: Settings, redis_url: str) -> FlowSinks:
+    """The hot store, dead letters and anomalies in ``redis_url``; InfluxDB too when it is configured."""
+    influx = None
+    if settings.influx.enabled:
+        from streams.influx import InfluxSink  # influxdb-client takes 0.5 s to import: only when used
+
+        influx = InfluxSink(settings.influx, redis_url)
+    keep = {"1h": settings.improve.hour_days, "1d": settings.improve.day_days}
+    return FlowSinks(kpis=kpi_sink(redis_url, settings.streams.history_hours, keep), dead_letters=dlq_sink(redis_url),
+                     anomalies=anomaly_sink(redis_url), influx=influx)
+
+
 def run_flow(
     settings: Settings,
     redis_url: str,
@@ -57,20 +83,24 @@ def run_flow(
     process_id: int | None = None,
     addresses: list[str] | None = None,
     epoch_interval_s: float | None = None,
-    **flow_kwargs: Any,
+    monitor_factory: Callable[[], Monitor] | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> None:
     """Run the KPI dataflow until ``stop`` is set (or SIGTERM/SIGINT); blocks.
 
     ``workers`` threads in this process; for several processes (several machines)
     give each the same ``addresses`` (``host:port`` of every process) and its own
-    ``process_id`` — see docs/scaling.md.
+    ``process_id`` — see docs/scaling.md. ``monitor_factory`` (one monitor per
+    series; ``detectors.build_monitor`` by default) and ``wall`` (the clock of idle
+    close) are seams for tests.
     """
     if stop is None:
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
-    flow = build_flow(settings, redis_url, stop=stop, **flow_kwargs)
+    source = redis_source(settings, redis_url, stop=stop, wall=wall)
+    flow = build_flow(settings, source, redis_sinks(settings, redis_url), monitor_factory=monitor_factory)
     recovery = None
     if settings.streams.recovery:
         recovery = recovery_config(settings.state_dir, processes=len(addresses or ()) or 1, process_id=process_id or 0)

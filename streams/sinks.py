@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import redis as redis_lib
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from sqm.eventlog import StreamPosition, append_dead_letters, dead_letter
+from sqm.eventlog import DeadLetter, StreamPosition, append_dead_letters
 from sqm.keys import ANOMALIES, FLOW_STATS, KPI_LIVE, anomaly_seen, dims_field, kpi_aggregates, kpi_history, kpi_latest
 from sqm.models import Anomaly, encode
 from sqm.store import connect
@@ -107,25 +107,23 @@ def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float,
     pipe.execute()
 
 
-class DlqPartition(StatelessSinkPartition[dict[str, Any]]):
-    """Writes the flow's rejects (``{reason, field, raw, source}``, source ``<part>/<entry id>``) once each."""
+class DlqPartition(StatelessSinkPartition[DeadLetter]):
+    """Writes the flow's rejects (``sqm.eventlog.dead_letter``, source ``<part>/<entry id>``) once each."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.last: tuple[str, int] = ("", -1)
         """Source of the last letter and its ordinal: an entry's letters may span two batches."""
 
-    def write_batch(self, items: list[dict[str, Any]]) -> None:
-        letters = []
+    def write_batch(self, items: list[DeadLetter]) -> None:
         positions = []
         source, ordinal = self.last
         for item in items:
-            ordinal = ordinal + 1 if item.get("source") == source else 0
-            source = item.get("source") or ""
-            letters.append(dead_letter(item["reason"], item.get("field") or "", source, item["raw"]))
+            ordinal = ordinal + 1 if item["source"] == source else 0
+            source = str(item["source"])
             positions.append(stream_position(source, ordinal))
         self.last = (source, ordinal)
-        retrying("dead_letter", lambda: append_dead_letters(self.client, letters, positions))
+        retrying("dead_letter", lambda: append_dead_letters(self.client, items, positions))
 
     def close(self) -> None:
         self.client.close()
@@ -186,7 +184,7 @@ def kpi_sink(redis_url: str, history_hours: float, keep_days: dict[str, float] |
     return _RedisSink(redis_url, KpiStorePartition, history_s=history_hours * 3600.0, keep_s=keep_s)
 
 
-def dlq_sink(redis_url: str) -> DynamicSink[dict[str, Any]]:
+def dlq_sink(redis_url: str) -> DynamicSink[DeadLetter]:
     return _RedisSink(redis_url, DlqPartition)
 
 

@@ -33,7 +33,7 @@ _json = msgspec.json.Decoder(dict[str, Any])
 
 
 def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
-    append_dead_letters(redis, [dead_letter(reason, field, f"webhook:{src.name}", raw)])
+    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw)])
 
 
 def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes) -> tuple[int, int, int]:

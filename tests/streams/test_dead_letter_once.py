@@ -16,7 +16,7 @@ from tests.streams.helpers import MORNING, event_time_closes, stats
 
 def test_letters_at_or_before_their_streams_last_position_are_not_added_again(redis) -> None:
     def letter(n: int) -> dict[str, str | bytes]:
-        return dead_letter(f"bad {n}", "", f"s/{n}", b"raw")
+        return dead_letter(reason=f"bad {n}", field="", source=f"s/{n}", raw=b"raw")
 
     first = [letter(i) for i in range(4)]
     at = [("0001", "1700000000005-0", 0), ("0001", "1700000000005-0", 1), ("0002", "1700000000001-3", 0), None]

@@ -12,10 +12,7 @@ DIMS = ("billing", "chat", "east")
 
 
 def created(n: int = 1) -> A.Acc:
-    acc = A.new_acc()
-    acc[A.CREATED] = n
-    acc[A.D_OPEN] = n
-    return acc
+    return A.Acc(created=n, d_open=n)
 
 
 def feed(st: RollupState, minutes: range, dims=DIMS, part: str = "0") -> list:
