@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class Monitor(Protocol):
-    def update(self, snapshot: KpiSnapshot, children: Iterable[KpiSnapshot] = ()) -> list[Anomaly]: ...
+    def update(self, snapshot: KpiSnapshot, children: Sequence[KpiSnapshot] = ()) -> list[Anomaly]: ...
 
 
 @dataclass(frozen=True)

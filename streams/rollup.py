@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqm.aggregates import KpiAggregate
-from sqm.models import ALL, KpiSnapshot
+from sqm.aggregates import Grain, KpiAggregate
+from sqm.models import ALL, KpiSnapshot, Window
 from streams import accum as A
 from streams import sketch
 from streams.accum import Deltas, Dims
@@ -174,9 +174,10 @@ def _ts(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, UTC)
 
 
-def _snap(window: str, start: int, end: int, key: Dims, acc: A.Acc, levels: A.Levels, *, final: bool) -> KpiSnapshot:
+def _snap(window: Window, start: int, end: int, key: Dims, acc: A.Acc, levels: A.Levels, *,
+          final: bool) -> KpiSnapshot:
     values, ns = A.kpis(acc, levels)
-    return KpiSnapshot(window=window, start=_ts(start), end=_ts(end),  # type: ignore[arg-type]
+    return KpiSnapshot(window=window, start=_ts(start), end=_ts(end),
                        team=key[0], channel=key[1], region=key[2], kpis=values, n=ns, final=final)
 
 
@@ -196,7 +197,7 @@ def close_minutes(st: RollupState, detector_window: str = "60m", max_minutes: in
     return out
 
 
-ByWindow = dict[str, dict[Dims, KpiSnapshot]]
+ByWindow = dict[Window, dict[Dims, KpiSnapshot]]
 
 
 def _close(st: RollupState, m: int, detector_window: str) -> Minute:
@@ -265,11 +266,11 @@ def _windows(ss: SeriesState, m: int, key: Dims, acc: A.Acc, levels: A.Levels, b
     by_window["1h"][key] = _snap("1h", start, start + 60, key, ss.hour.acc, levels, final=m + 1 == start + 60)
 
 
-def aggregate(grain: str, start: int, end: int, key: Dims, acc: A.Acc, levels: A.Levels) -> KpiAggregate:
+def aggregate(grain: Grain, start: int, end: int, key: Dims, acc: A.Acc, levels: A.Levels) -> KpiAggregate:
     """The long-history record of one series over [start, end) minutes."""
     values, ns = A.kpis(acc, levels)
     hist = [(sketch.value_of(k), c) for k, c in sorted(acc.frt_sketch.items())]
-    return KpiAggregate(grain=grain, start=_ts(start), end=_ts(end), team=key[0], channel=key[1],  # type: ignore[arg-type]
+    return KpiAggregate(grain=grain, start=_ts(start), end=_ts(end), team=key[0], channel=key[1],
                         region=key[2], kpis=values, n=ns, nps_detractors=acc.nps_det, frt_hist=hist)
 
 

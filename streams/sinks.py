@@ -38,6 +38,7 @@ RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 10.0)
 """Back-off between attempts of a sink write while Redis is unreachable (then the flow fails and recovery resumes it)."""
 
 T = TypeVar("T")
+X = TypeVar("X")
 
 
 def retrying(what: str, write: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
@@ -51,14 +52,15 @@ def retrying(what: str, write: Callable[[], T], sleep: Callable[[float], None] =
     return write()
 
 
-class _RedisSink(DynamicSink[Any]):
-    def __init__(self, redis_url: str, partition_cls: type[StatelessSinkPartition[Any]], **kwargs: Any) -> None:
-        self.redis_url = redis_url
-        self.partition_cls = partition_cls
-        self.kwargs = kwargs
+class _RedisSink(DynamicSink[X]):
+    """One partition per worker, each with its own Redis client."""
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> StatelessSinkPartition[Any]:
-        return self.partition_cls(connect(self.redis_url), **self.kwargs)  # type: ignore[call-arg]
+    def __init__(self, redis_url: str, partition: Callable[[redis_lib.Redis], StatelessSinkPartition[X]]) -> None:
+        self.redis_url = redis_url
+        self.partition = partition
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> StatelessSinkPartition[X]:
+        return self.partition(connect(self.redis_url))
 
 
 class KpiStorePartition(StatelessSinkPartition[Minute]):
@@ -98,7 +100,7 @@ def write_minutes(client: Any, minutes: Iterable[Minute], history_s: float,
             pipe.zadd(key, {encode(agg): start})
             pipe.zremrangebyscore(key, "-inf", f"({agg.end.timestamp() - (keep_s or {}).get(agg.grain, 400 * 86400.0)}")
         for window, mapping in latest.items():
-            pipe.hset(kpi_latest(window), mapping=mapping)  # type: ignore[arg-type]
+            pipe.hset(kpi_latest(window), mapping=mapping)
         if minute.snapshots:
             pipe.publish(KPI_LIVE, b"[" + b",".join(encode(s) for s in minute.snapshots) + b"]")
         stats = minute.stats or stats
@@ -181,7 +183,7 @@ def write_anomalies(client: Any, anomalies: list[Anomaly], ttl_s: int = 7 * 8640
 
 def kpi_sink(redis_url: str, history_hours: float, keep_days: dict[str, float] | None = None) -> DynamicSink[Minute]:
     keep_s = {grain: days * 86400.0 for grain, days in (keep_days or {}).items()}
-    return _RedisSink(redis_url, KpiStorePartition, history_s=history_hours * 3600.0, keep_s=keep_s)
+    return _RedisSink(redis_url, lambda client: KpiStorePartition(client, history_hours * 3600.0, keep_s))
 
 
 def dlq_sink(redis_url: str) -> DynamicSink[DeadLetter]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import redis as redis_lib
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -32,6 +33,8 @@ from streams.partition import Chunk
 log = logging.getLogger(__name__)
 
 START_ID = b"0-0"
+XReadReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
+"""What ``XREAD`` of one stream answers (a client without ``decode_responses``): [(key, [(entry id, fields)])]."""
 
 
 def part_name(p: int) -> str:
@@ -77,7 +80,7 @@ class StreamPartition(StatefulSourcePartition[Chunk, bytes]):
         if src.stop is not None and src.stop.is_set():
             raise StopIteration
         try:
-            resp = self.client.xread({self.key: self.last_id}, count=src.count)
+            resp = cast(XReadReply, self.client.xread({self.key: self.last_id}, count=src.count))
         except redis_lib.RedisError as err:
             self.backoff = min(max(self.backoff * 2, 0.5), 30.0)
             log.warning("reading %s failed (%s); retrying in %.1f s", self.key, err, self.backoff)
