@@ -46,7 +46,7 @@ from streams.contacts import (
     forget_settled,
     forget_too_old,
 )
-from streams.state import Record, restore
+from streams.state import Record, Records, restore_records
 
 SWEEP_S = 600.0
 """Event seconds between sweeps of too-old contacts."""
@@ -119,8 +119,8 @@ class PartitionState(Record):
     wall_idle: float | None = None
     """Wall time of the latest empty read since then: the stream had nothing new from ``wall_last`` to it."""
     next_sweep: float = 0.0
-    contacts: dict[str, Contact] = field(default_factory=dict)
-    complaints: dict[str, Complaint] = field(default_factory=dict)
+    contacts: Records[Contact] = field(default_factory=lambda: Records(Contact))
+    complaints: Records[Complaint] = field(default_factory=lambda: Records(Complaint))
     seen: set[str] = field(default_factory=set)
     """Event ids counted since ``seen_since`` (watermark time)."""
     seen_old: set[str] = field(default_factory=set)
@@ -134,8 +134,8 @@ class PartitionState(Record):
     def upgrade(cls, old: Any, version: int) -> tuple[Any, ...]:
         if version == 0:  # the dataclass's __dict__, contacts and complaints as lists
             values = dict(old)
-            values["contacts"] = {cid: restore(Contact, 0, c) for cid, c in old["contacts"].items()}
-            values["complaints"] = {cid: restore(Complaint, 0, c) for cid, c in old["complaints"].items()}
+            values["contacts"] = restore_records(Contact, 0, old["contacts"])
+            values["complaints"] = restore_records(Complaint, 0, old["complaints"])
             return tuple(values[name] for name in _V0_FIELDS)
         return super().upgrade(old, version)
 

@@ -40,7 +40,7 @@ written then (tests/streams/fixtures/v0).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
@@ -86,6 +86,37 @@ def restore(cls: type[R], version: int, values: Any) -> R:
             raise StateVersionError(msg)
         values = cls.upgrade(values, version)
     return cls(*values)
+
+
+class Records(dict[str, R]):
+    """Records of one class by key, pickled as one table ``{key: field values}`` with the class and its version.
+
+    For the records kept by the thousand (a stream's contacts): one pickling step
+    for the whole table instead of one per record, about as fast as the plain lists.
+
+    >>> from streams.contacts import Contact
+    >>> table = Records(Contact, {"c1": Contact(ts=5.0)})
+    >>> rebuild, (cls, version, values) = table.__reduce__()
+    >>> cls.__name__, version, values["c1"][:2], rebuild(cls, version, values) == table
+    ('Contact', 1, (5.0, ('', '', '')), True)
+    """
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: type[R], items: Mapping[str, R] | None = None) -> None:
+        super().__init__(items or {})
+        self.cls = cls
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        cls, get = self.cls, _getter(self.cls)
+        return restore_records, (cls, cls.VERSION, {key: get(rec) for key, rec in self.items()})
+
+
+def restore_records(cls: type[R], version: int, table: dict[str, Any]) -> Records[R]:
+    """``Records`` of ``cls`` from the table pickled by ``version`` of it."""
+    if version == cls.VERSION:
+        return Records(cls, {key: cls(*values) for key, values in table.items()})
+    return Records(cls, {key: restore(cls, version, values) for key, values in table.items()})
 
 
 _NAMES: dict[type, tuple[str, ...]] = {}

@@ -32,7 +32,7 @@ from streams import partition as P
 from streams import rollup as R
 from streams.accum import Acc, Levels
 from streams.contacts import Complaint, Contact
-from streams.state import Record, StateVersionError, restore
+from streams.state import Record, Records, StateVersionError, restore, restore_records
 from tests.streams.fixtures.make_recovery_snapshot import HERE, SPLIT, before, latest_snapshots, load_entries
 from tests.streams.helpers import all_series, closes, run_until, stats
 
@@ -181,14 +181,17 @@ def _history(redis: Any) -> dict[str, dict[float, bytes]]:
     Levels(waiting=2, over=1, open=7),
     Contact(1.0, ("billing", "chat", "east"), 30.0, 42.0, 1, ("billing", "chat", "east"), None),
     Complaint(5.0, ("tech", "email", "north"), 7200.0, None, None),
-    P.PartitionState("0003", max_ts=9.0, contacts={"c1": Contact(1.0)}, seen={"e1"}, done={1: [(0, "c1")]}),
+    P.PartitionState("0003", max_ts=9.0, contacts=Records(Contact, {"c1": Contact(1.0)}), seen={"e1"},
+                     done={1: [(0, "c1")]}),
+    Records(Complaint, {"c1": Complaint(1.0), "c2": Complaint(None, responded=4.0)}),
     R.SeriesState(R.Tumbling(5, Acc(created=1)), None, Acc(answered=2)),
 ])
-def test_every_state_record_round_trips_with_its_version(record: Record) -> None:
+def test_every_state_record_round_trips_with_its_version(record: Record | Records[Any]) -> None:
     blob = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
-    assert pickle.loads(blob) == record
+    back = pickle.loads(blob)
+    assert back == record and type(back) is type(record)
     rebuild, (cls, version, values) = record.__reduce__()
-    assert cls is type(record) and version == cls.VERSION >= 1 and rebuild(cls, version, values) == record
+    assert version == cls.VERSION >= 1 and rebuild(cls, version, values) == record
 
 
 def test_state_newer_than_this_sqm_is_refused_with_a_clear_error() -> None:
@@ -203,3 +206,5 @@ def test_a_record_from_before_versions_is_upgraded_by_name() -> None:
     assert con.ts is None and con.tau == 12.0 and con.tdims == ("a", "b", "c") and con.target == 0.0
     with pytest.raises(ValueError, match="too many values|not enough values"):
         restore(Contact, 0, [1.0, ("a", "b", "c")])
+    table = restore_records(Complaint, 0, {"c1": [2.0, ("a", "b", "c"), 1800.0, None, None]})
+    assert isinstance(table, Records) and table["c1"] == Complaint(2.0, ("a", "b", "c"), 1800.0)
