@@ -137,6 +137,12 @@ class DetectLogic(StatefulBatchLogic[tuple[KpiSnapshot, list[KpiSnapshot]], Anom
         return pickle.dumps(self.monitor, pickle.HIGHEST_PROTOCOL)
 
 
+def _monitors_of(settings: Settings) -> Callable[[], Monitor]:
+    from detectors import build_monitor
+
+    return lambda: build_monitor(settings)
+
+
 def build_flow(
     settings: Settings,
     source: Source[P.PartOut],
@@ -149,13 +155,7 @@ def build_flow(
     s = settings.streams
     parts = [part_name(p) for p in range(s.partitions)]
     window = settings.detectors.window
-    if monitor_factory is None:
-        from detectors import build_monitor
-
-        def monitor_factory() -> Monitor:
-            return build_monitor(settings)
-
-    factory = monitor_factory
+    factory = monitor_factory or _monitors_of(settings)
     flow = Dataflow("sqm_kpis")
     parts_out = op.input("read", flow, source)  # PartOut(part, wm, {(minute, dims): Acc}, dlq, stats) per stream read
     rejects = op.flat_map("rejects", parts_out, lambda out: out.dlq)  # DeadLetter {reason, field, source, raw}

@@ -110,6 +110,8 @@ _V0_FIELDS = ("part", "max_ts", "wm_floor", "wall_last", "wall_idle", "next_swee
 
 @dataclass(slots=True)
 class PartitionState(Record):
+    """One stream's state: its event time, the contacts and complaints it tracks, the event ids it has seen."""
+
     VERSION = 1
     part: str
     max_ts: float | None = None
