@@ -11,7 +11,7 @@
 3. on the same streams, a bare bytewax ``key_on`` + ``fold_window`` count (the
    reference: what bytewax costs per event without any KPI work);
 4. peak RSS with 1 M contacts open at once (``--open``), and the CPU an idle flow
-   uses (bytewax issue #578 trap).
+   uses (the busy-wait trap of bytewax/bytewax#578).
 
 ``--against DIR`` compares this checkout's flow with another checkout's (e.g. a
 ``git worktree`` of ``main``) under the same load: the streams are filled once and

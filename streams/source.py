@@ -4,7 +4,7 @@ Each stream is one bytewax partition; its snapshot is the id of the last entry
 read, so a resumed flow continues exactly after it. ``next_batch`` never blocks:
 an idle stream returns a tick (a ``Chunk`` without entries, so that watermarks
 still advance on system time) and asks to be woken ``poll_ms`` later, which keeps
-an idle flow's CPU near zero (the busy-wait trap of bytewax issue #578 is avoided
+an idle flow's CPU near zero (the busy-wait trap of bytewax/bytewax#578 is avoided
 by never returning an awake time in the past). A Redis outage is logged and
 retried with back-off, never raised into the flow.
 
