@@ -42,8 +42,8 @@ COLS = (
 COL = {name: i for i, name in enumerate(COLS)}
 
 EVENT_DTYPE = np.dtype([("t", "f8"), ("seq", "i8"), ("kind", "i1"), ("cell", "i2"), ("tier", "i1"),
-                        ("a", "f8"), ("b", "i4")])
-"""One event: epoch seconds, ``contact_number * 16 + slot``, kind, cell, tier, payloads."""
+                        ("a", "f8"), ("b", "i4"), ("txt", "i4")])
+"""One event: epoch seconds, ``contact_number * 16 + slot``, kind, cell, tier, payloads, text (``sim.text``; -1: none)."""
 
 # kinds
 CREATED, FR_AGENT, FR_BOT, ABANDONED, TRANSFERRED, RESOLVED_FC, RESOLVED_NOT, REOPENED = range(8)
@@ -176,5 +176,6 @@ def contact_events(rng: np.random.Generator, t: np.ndarray, first_number: int, c
         seg["tier"] = tier[mask]
         seg["a"] = a[mask]
         seg["b"] = b[mask]
+        seg["txt"] = -1
         i += k
     return out

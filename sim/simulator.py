@@ -71,6 +71,7 @@ from sim.core import (
 from sim.incidents import Incident, IncidentError
 from sim.io import paced, write_ndjson, write_stream
 from sim.params import DEFAULT_VOLUMES, LATE_ABANDON, Params, csat_split, first_contact_share
+from sim.text import Catalogue, TextMix, TextSurge, assign_texts
 from sqm.config import Settings
 from sqm.models import ServiceEvent
 
@@ -80,6 +81,8 @@ __all__ = [
     "IncidentError",
     "Params",
     "Simulator",
+    "TextMix",
+    "TextSurge",
     "paced",
     "write_ndjson",
     "write_stream",
@@ -107,6 +110,9 @@ class Simulator(Center):
     - ``volume_noise``: sigma of the log-normal day and hour factors on arrivals (0: none).
     - ``surge_elasticity``: a volume incident of factor v > 1 also multiplies the
       agents' waits (``frt``) by v**surge_elasticity (same staff, more contacts; 0: off).
+    - ``text``: what customers write (``sim.text.TextMix``: opening messages that depend on
+      how the contact ends, CSAT comments, complaint descriptions, planted term surges);
+      None: no text. It changes no other field of any event.
 
     ``events`` may be called again with a later ``until``: it continues the same
     stream, so ``events(t1)`` then ``events(t2)`` equals ``events(t2)``.
@@ -129,6 +135,7 @@ class Simulator(Center):
         id_prefix: str | None = None,
         volume_noise: float = 0.05,
         surge_elasticity: float = 1.0,
+        text: TextMix | None = None,
     ) -> None:
         super().__init__(settings, seed=seed, start=start, volumes=volumes, incidents=incidents, rates=rates,
                          channel_mix=channel_mix, region_mix=region_mix, holidays=holidays, tz=tz,
@@ -154,6 +161,17 @@ class Simulator(Center):
         self._emitted_until = self._t0  # events before this were yielded
         self._pending = np.empty(0, EVENT_DTYPE)  # events generated, not yet yielded, sorted
         self._contacts = 0
+        self.text = text
+        if text is not None:
+            for surge in text.surges:
+                if surge.team is not None and surge.team not in self.teams:
+                    msg = f"text surge {surge.term!r}: unknown team {surge.team!r} (known: {', '.join(self.teams)})"
+                    raise ValueError(msg)
+            self._catalogue = Catalogue(text.surges)
+            self._text_rng = np.random.default_rng([seed, 0x7E47])
+            self._texty_cell = np.array([c.channel in text.channels for c in self._cell_list])
+            self._cell_team = np.array([self.teams.index(c.team) for c in self._cell_list])
+            self._surge_teams = [None if s.team is None else self.teams.index(s.team) for s in text.surges]
 
 
     # --- generation ---------------------------------------------------------------------
@@ -287,7 +305,11 @@ class Simulator(Center):
             for i in range(0, k, _BLOCK)
         ]
         self._contacts += k
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if self.text is not None:
+            assign_texts(self._text_rng, out, self.text, self._catalogue, self._texty_cell, self._cell_team,
+                         self._surge_teams)
+        return out
 
     def _materialise(self, ready: np.ndarray) -> Iterator[ServiceEvent]:
         """ServiceEvents from rows of ``EVENT_DTYPE`` (in order), a slice at a time."""
@@ -315,14 +337,15 @@ class Simulator(Center):
         others = self._cell_others
         tiers = TIERS
         durations = self.durations
-        cols = [ready[name].tolist() for name in ("seq", "kind", "cell", "tier", "a", "b")]
-        for ts, seq, kind, cell, tier, a, b in zip(self._timestamps(ready["t"]), *cols, strict=True):
+        texts = self._catalogue.texts if self.text is not None else []
+        cols = [ready[name].tolist() for name in ("seq", "kind", "cell", "tier", "a", "b", "txt")]
+        for ts, seq, kind, cell, tier, a, b, txt in zip(self._timestamps(ready["t"]), *cols, strict=True):
             team, channel, region = cells[cell]
             cid = f"{prefix}-{seq >> 4}"
             eid = f"{cid}.{seq & 15}"
             if kind == CREATED:
                 yield se(event_id=eid, type="contact.created", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tiers[tier])
+                         region=region, customer_tier=tiers[tier], text=texts[txt] if txt >= 0 else None)
             elif kind == FR_AGENT:
                 yield se(event_id=eid, type="contact.first_response", ts=ts, contact_id=cid, team=team,
                          channel=channel, region=region, customer_tier=tiers[tier], by="agent", agent_id=agents[cell][b],
@@ -333,7 +356,7 @@ class Simulator(Center):
                          handle_s=round(a, 1), agent_id=agents[cell][b])
             elif kind in (CSAT, NPS):
                 yield se(event_id=eid, type=TYPES[kind], ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tiers[tier], score=int(a))
+                         region=region, customer_tier=tiers[tier], score=int(a), text=texts[txt] if txt >= 0 else None)
             elif kind == FR_BOT:
                 yield se(event_id=eid, type="contact.first_response", ts=ts, contact_id=cid, team=team,
                          channel=channel, region=region, customer_tier=tiers[tier], by="bot",
@@ -347,7 +370,8 @@ class Simulator(Center):
                          agent_id=agents[cell][b] if b >= 0 else None)
             elif kind in (C_OPEN_GENERAL, C_OPEN_MAJOR):
                 yield se(event_id=eid, type="complaint.opened", ts=ts, contact_id=cid, team=team, channel=channel,
-                         region=region, customer_tier=tiers[tier], severity="major" if kind == C_OPEN_MAJOR else "general")
+                         region=region, customer_tier=tiers[tier], severity="major" if kind == C_OPEN_MAJOR else "general",
+                         text=texts[txt] if txt >= 0 else None)
             elif kind == C_RESPONDED:
                 yield se(event_id=eid, type="complaint.responded", ts=ts, contact_id=cid, team=team, channel=channel,
                          region=region, customer_tier=tiers[tier], response_s=round(a, 3) if durations else None)
