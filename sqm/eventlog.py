@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from sqm.keys import DLQ, DLQ_POSITIONS, EVENTS_PER_ENTRY, events_stream, partition_for
 from sqm.models import ServiceEvent, encode
 
@@ -53,15 +55,58 @@ DeadLetter = dict[str, str | bytes]
 """One ``sqm:dlq`` record (the fields of its stream entry), made by ``dead_letter``."""
 
 
-def dead_letter(*, reason: str, field: str, source: str, raw: bytes | str) -> DeadLetter:
+def dead_letter(*, reason: str, field: str, source: str, raw: bytes | str, keep_text: bool = False) -> DeadLetter:
     """One ``sqm:dlq`` record: why (``reason``, ``field``: "" for the whole record), from where (``source``:
     ``<partition>/<entry id>`` for the flow, ``webhook:<name>``, ``replay:<file>:<line>``) and what (``raw``,
-    capped at ``DEAD_LETTER_RAW_MAX``). Every producer and the flow build their letters with it.
+    capped at ``DEAD_LETTER_RAW_MAX``). Every producer and the flow build their letters with it. Unless
+    ``keep_text`` (``text.keep_raw``), what customers wrote is taken out of ``raw`` first (``without_text``):
+    a dead letter outlives the event streams by far.
 
     >>> dead_letter(reason="not valid JSON", field="", source="0003/1-0", raw=b"{oops")
     {'reason': 'not valid JSON', 'field': '', 'source': '0003/1-0', 'raw': b'{oops'}
     """
-    return {"reason": reason, "field": field, "source": source, "raw": raw[:DEAD_LETTER_RAW_MAX]}
+    kept = raw if keep_text else without_text(raw)
+    return {"reason": reason, "field": field, "source": source, "raw": kept[:DEAD_LETTER_RAW_MAX]}
+
+TEXT_KEYS = frozenset({"text", "content", "feedback_message", "description", "comment"})
+"""JSON keys whose string values are what a person wrote: an event's ``text``, a helpdesk's message ``content``,
+a survey's ``feedback_message``, a ticket's ``description`` or ``comment``."""
+
+
+def without_text(raw: bytes | str) -> bytes | str:
+    """``raw`` with the string value of every ``TEXT_KEYS`` key, at any depth, replaced by its length.
+
+    A record that is not JSON is returned as it is (it cannot be told apart).
+
+    >>> without_text('{"type": "contact.message", "text": "我要投诉", "n": [{"content": "hi"}]}')
+    '{"type":"contact.message","text":"<4 characters removed>","n":[{"content":"<2 characters removed>"}]}'
+    >>> without_text(b'{"type": "survey.csat"}'), without_text("not json")
+    (b'{"type": "survey.csat"}', 'not json')
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+    if not _strip_text(obj):
+        return raw
+    out = orjson.dumps(obj)
+    return out if isinstance(raw, bytes) else out.decode()
+
+
+def _strip_text(obj: Any) -> bool:
+    """Replace the text values in ``obj`` in place; True if any was."""
+    found = False
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in TEXT_KEYS and isinstance(value, str):
+                obj[key] = f"<{len(value)} characters removed>"
+                found = True
+            elif isinstance(value, dict | list):
+                found = _strip_text(value) or found
+    elif isinstance(obj, list):
+        for value in obj:
+            found = _strip_text(value) or found
+    return found
 
 
 _ADD_AFTER = """

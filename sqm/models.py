@@ -42,6 +42,7 @@ EventType = Literal[
     "complaint.resolved",
     "feedback.received",
     "feedback.closed",
+    "contact.message",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -52,6 +53,9 @@ against a memo of names already seen (a ``pattern`` here would cost the dataflow
 Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=30 * 86400)]
+TEXT_MAX = 4000
+"""Characters of ``text`` an event may carry (a chat message, a survey comment, a complaint's description)."""
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
 
 # Which optional, type-specific fields each type takes; the rest are refused.
 _TYPE_FIELDS: dict[str, frozenset[str]] = {
@@ -63,12 +67,14 @@ _TYPE_FIELDS: dict[str, frozenset[str]] = {
     "survey.nps": frozenset({"score"}),
     "complaint.opened": frozenset({"severity"}),
     "complaint.responded": frozenset({"response_s"}),
+    "contact.message": frozenset({"author"}),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "contact.transferred": ("to_team",),
     "survey.csat": ("score",),
     "survey.nps": ("score",),
     "complaint.opened": ("severity",),
+    "contact.message": ("author", "text"),
 }
 _SCORE_RANGE = {"survey.csat": (1, 5), "survey.nps": (0, 10)}
 _TYPED = frozenset().union(*_TYPE_FIELDS.values())
@@ -111,7 +117,7 @@ class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     queue: Name | None = None
     agent_id: Ident | None = None
     customer_tier: Name | None = None
-    text: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    text: Text | None = None
     # type-specific
     by: Literal["agent", "bot"] | None = None
     first_contact: bool | None = None
@@ -121,6 +127,7 @@ class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     severity: Literal["general", "major"] | None = None
     response_s: Seconds | None = None
     wait_s: Seconds | None = None
+    author: Literal["customer", "agent", "bot"] | None = None
 
     def __post_init__(self) -> None:
         kind = self.type

@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from detectors.text import build_analyser
 from sqm.errors import ConfigError
 from sqm_cli.backtest import backtest
 from sqm_cli.common import ConfigOpt, console, redis_url, settings_or_exit, stop_on_signals
@@ -63,6 +64,11 @@ def main(
 def check_config(file: Annotated[Path, typer.Argument(help="The YAML settings file to validate.")]) -> None:
     """Validate a settings file (and SQM_* variables) without starting anything."""
     settings = settings_or_exit(file)
+    try:
+        build_analyser(settings.text)  # the lexicon's words are checked where they are read
+    except ConfigError as err:
+        console.print(f"[bold red]configuration error:[/] {escape(str(err))}")
+        raise typer.Exit(2) from err
     console.print(
         f"[green]ok[/]: {file} — {len(settings.teams)} teams, {len(settings.channels)} channels, "
         f"{settings.streams.partitions} partitions, {len(settings.alerts.receivers)} receivers"

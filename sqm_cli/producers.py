@@ -92,7 +92,7 @@ def replay(
                     good.append(decode_event(line))
                 except InvalidEvent as err:
                     bad.append(dead_letter(reason=err.reason, field=err.field, source=f"replay:{file.name}:{lineno}",
-                                           raw=line.rstrip(b"\n")))
+                                           raw=line.rstrip(b"\n"), keep_text=settings.text.keep_raw))
             if len(good) >= batch or len(bad) >= batch:
                 append_events(redis, good, settings.streams.partitions)
                 append_dead_letters(redis, bad)

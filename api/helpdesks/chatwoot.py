@@ -4,7 +4,12 @@ Signed with ``X-Chatwoot-Signature: sha256=HEX(HMAC-SHA256(secret, "{timestamp}.
 and ``X-Chatwoot-Timestamp`` (epoch seconds).
 
 ``conversation_created`` → ``contact.created``; the first public outgoing message of
-an agent or bot (``message_created``) → ``contact.first_response``;
+an agent or bot (``message_created``) → ``contact.first_response``; a public incoming
+message with content (``message_created``, ``message_type`` incoming) →
+``contact.message`` (author ``customer``, its ``content`` as ``text``); a submitted CSAT
+survey (``message_updated`` of an ``input_csat`` message whose
+``content_attributes.submitted_values.csat_survey_response`` has a ``rating``) →
+``survey.csat`` with its ``feedback_message`` as ``text``;
 ``conversation_status_changed`` to resolved → ``contact.resolved``, from resolved back
 to open → ``contact.reopened``. Everything else is ignored.
 """
@@ -29,6 +34,7 @@ from api.helpdesks.common import (
     pick_team,
 )
 from sqm.config import WebhookSource
+from sqm.models import TEXT_MAX
 
 CHANNELS = {
     "Channel::WebWidget": "chat", "Channel::Api": "chat", "Channel::Email": "email", "Channel::Whatsapp": "chat",
@@ -69,6 +75,62 @@ def _first_reply_sender(payload: dict[str, Any]) -> str | None:
     return sender if sender in _REPLYING_SENDERS else None
 
 
+def _customer_text(payload: dict[str, Any]) -> str | None:
+    """The content of a public incoming message by the customer; None for any other message."""
+    if payload.get("message_type") not in ("incoming", 0) or payload.get("private"):
+        return None
+    if (payload.get("sender") or {}).get("type") not in (None, "contact"):
+        return None
+    content = payload.get("content")
+    return content[:TEXT_MAX] if isinstance(content, str) and content.strip() else None
+
+
+def _csat_response(payload: dict[str, Any]) -> tuple[int, str | None] | None:
+    """(rating, feedback) of a submitted CSAT survey message; None if it is not one."""
+    if payload.get("content_type") != "input_csat":
+        return None
+    values = (payload.get("content_attributes") or {}).get("submitted_values") or {}
+    response = values.get("csat_survey_response") if isinstance(values, dict) else None
+    if not isinstance(response, dict) or response.get("rating") is None:
+        return None
+    rating = response["rating"]
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        msg = f"a CSAT rating is 1 to 5, got {rating!r}"
+        raise Unmappable(msg, field="content_attributes.submitted_values.csat_survey_response.rating")
+    feedback = response.get("feedback_message")
+    return rating, feedback[:TEXT_MAX] if isinstance(feedback, str) and feedback.strip() else None
+
+
+def _message(src: WebhookSource, payload: dict[str, Any], now: datetime, base: str,
+             fields: tuple[str, str, str]) -> list[Mapped]:
+    """A ``message_created`` or ``message_updated`` delivery: a first reply, a customer's message, a CSAT answer."""
+    contact, team, channel = fields
+    ts = parse_time(payload.get("created_at")) or now
+    mid = payload.get("id")
+    if payload.get("event") == "message_updated":
+        rating, feedback = _csat_response(payload) or (0, None)
+        ev = base_event(src, f"{base}:csat:{mid}", "survey.csat", now, contact, team, channel)
+        ev["score"] = rating
+        if feedback is not None:
+            ev["text"] = feedback
+        return [Mapped(ev)]
+    text = _customer_text(payload)
+    if text is not None:
+        ev = base_event(src, f"{base}:message:{mid}", "contact.message", ts, contact, team, channel)
+        ev.update(author="customer", text=text)
+        return [Mapped(ev)]
+    ev = base_event(src, f"{base}:first_response", "contact.first_response", ts, contact, team, channel)
+    ev["by"] = "agent" if _first_reply_sender(payload) == "user" else "bot"
+    return [Mapped(ev, once=f"{contact}:first_response")]
+
+
+def _wanted(payload: dict[str, Any]) -> bool:
+    """Whether a message delivery is one sqm maps (a first reply, a customer's message, a CSAT answer)."""
+    if payload.get("event") == "message_updated":
+        return _csat_response(payload) is not None
+    return _first_reply_sender(payload) is not None or _customer_text(payload) is not None
+
+
 def _status_change(src: WebhookSource, conv: dict[str, Any], now: datetime, base: str,
                    fields: tuple[str, str, str]) -> list[Mapped]:
     """``conversation_status_changed``: resolved, or reopened (open after resolved); nothing else counts."""
@@ -88,10 +150,8 @@ def _status_change(src: WebhookSource, conv: dict[str, Any], now: datetime, base
 def to_events(src: WebhookSource, payload: dict[str, Any], now: datetime, known_teams: set[str]) -> list[Mapped]:
     """One Chatwoot webhook delivery → its events (see the module docstring)."""
     event = payload.get("event")
-    sender = None
-    if event == "message_created":
-        sender = _first_reply_sender(payload)
-        if sender is None:
+    if event in ("message_created", "message_updated"):
+        if not _wanted(payload):
             return []
         conv = payload.get("conversation") or {}
     elif event in ("conversation_created", "conversation_status_changed"):
@@ -101,7 +161,7 @@ def to_events(src: WebhookSource, payload: dict[str, Any], now: datetime, known_
     conv_id = conv.get("id")
     if conv_id is None:
         msg = "the conversation has no id"
-        raise Unmappable(msg, field="conversation.id" if event == "message_created" else "id")
+        raise Unmappable(msg, field="conversation.id" if event.startswith("message_") else "id")
     account = (payload.get("account") or {}).get("id") or conv.get("account_id") or payload.get("account_id") or "0"
     contact = f"chatwoot-{account}-{conv_id}"
     team = pick_team(src, known_teams, [
@@ -114,11 +174,8 @@ def to_events(src: WebhookSource, payload: dict[str, Any], now: datetime, known_
     if event == "conversation_created":
         ts = parse_time(conv.get("created_at")) or now
         return [Mapped(base_event(src, f"{base}:created", "contact.created", ts, contact, team, channel))]
-    if event == "message_created":
-        ts = parse_time(payload.get("created_at")) or now
-        ev = base_event(src, f"{base}:first_response", "contact.first_response", ts, contact, team, channel)
-        ev["by"] = "agent" if sender == "user" else "bot"
-        return [Mapped(ev, once=f"{contact}:first_response")]
+    if event != "conversation_status_changed":
+        return _message(src, payload, now, base, (contact, team, channel))
     return _status_change(src, conv, now, base, (contact, team, channel))
 
 

@@ -32,8 +32,9 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 _json = msgspec.json.Decoder(dict[str, Any])
 
 
-def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
-    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw)])
+def _dead_letter(redis: Any, settings: Settings, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
+    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw,
+                                            keep_text=settings.text.keep_raw)])
 
 
 def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes) -> tuple[int, int, int]:
@@ -43,7 +44,7 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
         try:
             events.append((event_from_dict(m.event), m.once))
         except InvalidEvent as err:
-            _dead_letter(redis, src, err.field, f"invalid event: {err}", raw)
+            _dead_letter(redis, settings, src, err.field, f"invalid event: {err}", raw)
             return 0, 0, 1
     ttl = int(settings.streams.contact_max_age_s)
     keep = [once is None for _, once in events]
@@ -100,7 +101,7 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
     try:
         mapped = helpdesk.map(src, payload, clock.now(), teams)
     except Unmappable as err:
-        await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
+        await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_unmappable").inc()
         return WebhookAccepted(accepted=0, skipped=0, dead_lettered=1, detail=str(err))
     if not mapped:

@@ -12,7 +12,7 @@ Pure: imports the ``sqm`` core, River and the segmenter (``rjieba``) only; no I/
 
 from detectors.text.classifier import ComplaintModel
 from detectors.text.lexicon import Lexicon, LexiconError, normalise
-from detectors.text.signals import NO_SIGNALS, TextAnalyser, TextSignals
+from detectors.text.signals import NO_SIGNALS, TextAnalyser, TextSignals, build_analyser
 from detectors.text.tokens import Tokeniser
 from detectors.text.topics import EmergingTopics, RisingTopic
 
@@ -26,5 +26,6 @@ __all__ = [
     "TextAnalyser",
     "TextSignals",
     "Tokeniser",
+    "build_analyser",
     "normalise",
 ]

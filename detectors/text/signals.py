@@ -33,6 +33,7 @@ from typing import Any
 
 from detectors.text.lexicon import Lexicon
 from detectors.text.tokens import MAX_CHARS, Clause, Tokeniser
+from sqm.config import TextSettings
 
 NEGATED = -0.8
 """A negated sentiment word counts this much of its weight (sign flipped)."""
@@ -195,3 +196,9 @@ def _index(lexicon: Lexicon, tokeniser: Tokeniser) -> dict[str, list[tuple[Claus
         matches.sort(key=lambda m: -len(m[0]))
     return index
 
+
+
+def build_analyser(settings: TextSettings) -> TextAnalyser:
+    """The analyser ``settings.text`` asks for: the shipped lexicon with the centre's words; LexiconError names a bad one."""
+    lexicon = Lexicon.default().extended(settings.lexicon)
+    return TextAnalyser(lexicon, negative_at=settings.negative_at, max_chars=settings.max_chars)

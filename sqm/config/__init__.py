@@ -10,7 +10,7 @@ those plain names.
 
 One module per part of the file: ``center`` (teams, channels, targets),
 ``dataflow`` (streams, detectors, influx), ``alerting`` (alerts), ``web`` (api),
-``improve`` (experiments, actions, reports, long history), ``production`` (what production refuses),
+``improve`` (experiments, actions, reports, long history), ``text`` (text signals), ``production`` (what production refuses),
 ``settings`` (the whole and its sources).
 """
 
@@ -30,6 +30,7 @@ from sqm.config.center import Channel, Targets, Team
 from sqm.config.dataflow import DetectorSettings, InfluxSettings, StreamSettings
 from sqm.config.production import PRODUCTION_RULES, production_problems
 from sqm.config.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+from sqm.config.text import TextSettings
 from sqm.config.web import ApiKey, ApiSettings, WebhookSource
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "StreamSettings",
     "Targets",
     "Team",
+    "TextSettings",
     "WebhookSource",
     "load_settings",
     "production_problems",

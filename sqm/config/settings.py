@@ -20,6 +20,7 @@ from sqm.config.center import Channel, Targets, Team, default_channels, default_
 from sqm.config.dataflow import DetectorSettings, InfluxSettings, StreamSettings
 from sqm.config.improve import ImproveSettings
 from sqm.config.production import production_problems
+from sqm.config.text import TextSettings
 from sqm.config.web import ApiSettings
 from sqm.errors import ConfigError
 
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     improve: ImproveSettings = Field(default_factory=ImproveSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
 
     @field_validator("channels")
     @classmethod

@@ -12,7 +12,7 @@ from sqm.models import EVENT_TYPES, KPI_NAMES, ServiceEvent, event_from_dict
 
 # a valid value of every type-specific field (a score of 1 fits both CSAT and NPS)
 TYPED_VALUES: dict[str, Any] = {"by": "agent", "first_contact": True, "handle_s": 30.0, "to_team": "tech", "score": 1,
-                                "severity": "general", "response_s": 12.0, "wait_s": 12.0}
+                                "severity": "general", "response_s": 12.0, "wait_s": 12.0, "author": "customer"}
 
 
 def _rows(doc: str, heading: str) -> list[list[str]]:
@@ -67,11 +67,20 @@ def test_the_type_table_says_which_fields_each_type_takes_and_requires(doc):
         kind = _names(row[0])[0]
         listed = {name for name in _names(row[2]) if name in TYPED_VALUES}
         required = {name for name in listed if f"`{name}` (required" in row[2]}
-        base = {name: TYPED_VALUES[name] for name in required}
+        base = {"text": "我要投诉", **{name: TYPED_VALUES[name] for name in required}}  # text: any event may carry it
         takes = {name for name, value in TYPED_VALUES.items() if _accepts(kind, **{**base, name: value})}
         assert takes == listed, kind
         needs = {name for name in listed if not _accepts(kind, **{k: v for k, v in base.items() if k != name})}
         assert needs == required, kind
+
+
+def test_a_message_needs_its_text_and_text_is_bounded(doc):
+    assert "`text` (required" in next(row[2] for row in _rows(doc, "type") if _names(row[0])[0] == "contact.message")
+    assert not _accepts("contact.message", author="customer")
+    assert _accepts("contact.message", author="customer", text="x" * 4000)
+    assert not _accepts("contact.message", author="customer", text="x" * 4001)
+    assert _accepts("survey.csat", score=2, text="还是没解决") and _accepts("contact.created", text="您好")
+    assert not _accepts("contact.created", text="hi", author="customer"), "author belongs to messages"
 
 
 def test_the_kpi_table_names_every_kpi_in_order(doc):

@@ -22,6 +22,7 @@ TYPED = {
     "survey.csat": {"score": 4},
     "survey.nps": {"score": 9},
     "complaint.opened": {"severity": "major"},
+    "contact.message": {"author": "customer", "text": "等了半小时没人回复"},
     "complaint.responded": {"response_s": 600},
 }
 

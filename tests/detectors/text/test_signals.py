@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from detectors.text import NO_SIGNALS, Lexicon, LexiconError, TextAnalyser, Tokeniser
+from detectors.text import NO_SIGNALS, Lexicon, LexiconError, TextAnalyser, Tokeniser, build_analyser
 
 READER = TextAnalyser(Lexicon.default())
 
@@ -146,3 +146,12 @@ def test_analyser_pickles_without_its_segmenter():
 def test_bad_threshold():
     with pytest.raises(ValueError, match="negative_at"):
         TextAnalyser(negative_at=1.5)
+
+
+def test_built_from_settings():
+    from sqm.config import Settings
+
+    reader = build_analyser(Settings(text={"lexicon": {"negative": ["卡顿"]}, "negative_at": 0.2}).text)
+    assert reader.read("卡顿").negative and reader.negative_at == 0.2
+    with pytest.raises(LexiconError, match="text.lexicon.negative: an empty word"):
+        build_analyser(Settings(text={"lexicon": {"negative": [" "]}}).text)
