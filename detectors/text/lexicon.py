@@ -27,6 +27,7 @@ detectors.text.lexicon.LexiconError: text.lexicon.positive: '投诉' is also a n
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,13 +47,22 @@ class LexiconError(ConfigError, ValueError):
     """A lexicon entry is invalid; the message names the key and the word."""
 
 
+_FULL_WIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " ", "\u2019": "'"}
+"""Full-width ASCII and the ideographic space as NFKC maps them, and ’ as '."""
+_FULL_WIDTH_CHARS = re.compile("[\uff01-\uff5e\u3000\u2019]")
+
+
 def normalise(text: str) -> str:
     """The form words are compared in: NFKC (full-width → half-width) and case-folded.
 
-    >>> normalise("ＡＰＰ  Refund！")
-    'app  refund!'
+    >>> normalise("ＡＰＰ  Refund！ don’t"), normalise("ｶﾞ①")
+    ("app  refund! don't", 'ガ1')
     """
-    return unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+    # the full-width punctuation of Chinese text first (a regex: NFKC itself costs 8 µs on 50 characters)
+    text = _FULL_WIDTH_CHARS.sub(lambda m: _FULL_WIDTH[m.group()], text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
 
 
 @dataclass(frozen=True)

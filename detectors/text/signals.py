@@ -124,56 +124,53 @@ class TextAnalyser:
 
     def _clause(self, clause: Clause, complaints: dict[str, None], keywords: dict[str, None]) -> float:
         """The clause's sum of sentiment; complaint and negative words matched go into the dicts."""
+        index = self._index
         total, negated, boost, since = 0.0, False, 1.0, 0
         i, n = 0, len(clause)
         while i < n:
-            entry, width = self._match(clause, i)
-            i += width
+            matches = index.get(clause[i])
+            entry = None
+            if matches is not None:
+                for tokens, candidate in matches:  # longest first
+                    if len(tokens) == 1 or clause[i : i + len(tokens)] == tokens:
+                        entry = candidate
+                        i += len(tokens)
+                        break
             if entry is None:
+                i += 1
                 since += 1
                 if since >= SCOPE:
                     negated, boost = False, 1.0
                 continue
-            if entry.kind == NEGATION:
+            kind = entry.kind
+            if kind == NEGATION:
                 negated, since = not negated, 0
                 continue
-            if entry.kind == INTENSIFIER:
+            if kind == INTENSIFIER:
                 boost, since = boost * entry.weight, 0
                 continue
-            sign = 1.0 if entry.kind == POSITIVE else -1.0
+            sign = 1.0 if kind == POSITIVE else -1.0
             if negated:
-                sign = 0.0 if entry.kind == COMPLAINT else sign * NEGATED
-            elif entry.kind != POSITIVE:
+                sign = 0.0 if kind == COMPLAINT else sign * NEGATED
+            elif kind != POSITIVE:
                 keywords[entry.word] = None
-                if entry.kind == COMPLAINT:
+                if kind == COMPLAINT:
                     complaints[entry.word] = None
             total += sign * entry.weight * boost
             negated, boost, since = False, 1.0, 0
         return total
 
-    def _match(self, clause: Clause, i: int) -> tuple[_Entry | None, int]:
-        """The longest lexicon entry starting at token ``i`` and its width in tokens (None, 1 if none)."""
-        for tokens, entry in self._index.get(clause[i], ()):
-            width = len(tokens)
-            if clause[i : i + width] == tokens:
-                return entry, width
-        return None, 1
-
     def _terms(self, clause: Clause, terms: dict[str, None], phrases: dict[str, None]) -> None:
         skip = self._skip
         previous = None
         for token in clause:
-            if token in skip or (len(token) == 1 and token.isascii()):
+            if token in skip or (len(token) == 1 and token < "\x80"):
                 continue
             terms[token] = None
-            if previous is not None:
-                joiner = "" if _cjk(previous[-1]) and _cjk(token[0]) else " "
-                phrases[previous + joiner + token] = None
+            if previous is not None:  # Chinese next to Chinese joins without a space
+                cjk = "\u3400" <= previous[-1] <= "\ufaff" and "\u3400" <= token[0] <= "\ufaff"
+                phrases[previous + token if cjk else previous + " " + token] = None
             previous = token
-
-
-def _cjk(char: str) -> bool:
-    return "\u3400" <= char <= "\ufaff"
 
 
 def _index(lexicon: Lexicon, tokeniser: Tokeniser) -> dict[str, list[tuple[Clause, _Entry]]]:
