@@ -171,8 +171,11 @@ _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?:\[(?P<index>\d+)\])?\.?(?P<pat
 _NAMED = re.compile(r"^(?:Object contains unknown field|Object missing required field) `(?P<f>[^`]+)`|^`(?P<g>[^`]+)`")
 
 
-def _invalid(err: msgspec.ValidationError | msgspec.DecodeError) -> InvalidEvent:
+def _invalid(err: msgspec.ValidationError | msgspec.DecodeError | UnicodeDecodeError) -> InvalidEvent:
     """Turn a msgspec error into an InvalidEvent naming the field and the reason."""
+    if isinstance(err, UnicodeDecodeError):  # msgspec raises it for bad bytes inside a JSON string
+        bad = err.object[err.start : err.start + 4]
+        return InvalidEvent("", f"not valid UTF-8: {err.reason} (bytes {bad!r} at offset {err.start})")
     m = _AT.match(str(err))
     assert m is not None  # the pattern matches any string
     reason, path = m["reason"], (m["path"] or "").replace("[", ".").replace("]", "")
@@ -189,7 +192,7 @@ def decode_event(raw: bytes | str) -> ServiceEvent:
     """Decode and validate one JSON event; raises InvalidEvent naming the field."""
     try:
         return _decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as err:
         raise _invalid(err) from err
 
 
@@ -197,7 +200,7 @@ def decode_events(raw: bytes | str) -> list[ServiceEvent]:
     """Decode one JSON event or a JSON array of events (all or nothing)."""
     try:
         out = _batch_decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as err:
         raise _invalid(err) from err
     return out if isinstance(out, list) else [out]
 

@@ -71,9 +71,9 @@ def replay(
     batch: Annotated[int, typer.Option(min=1, help="Events per write to Redis.")] = 2000,
 ) -> None:
     """Replay an NDJSON file of events into the event streams; bad lines go to the dead-letter stream with their reason."""
-    from sqm.errors import InvalidEvent
-    from sqm.eventlog import append_dead_letters, append_events, dead_letter
-    from sqm.models import decode_event
+    from sqm.eventlog import DeadLetter, append_dead_letters, append_events
+    from sqm.ingest import decode_record
+    from sqm.models import ServiceEvent
     from sqm.store import connect
 
     settings = settings_or_exit(config)
@@ -85,14 +85,16 @@ def replay(
     ) as bar:
         redis = connect(url)
         task = bar.add_task("replay", total=size or None, info="")
-        good, bad = [], []
+        good: list[ServiceEvent] = []
+        bad: list[DeadLetter] = []
         for lineno, line in enumerate(stream, 1):
             if line.strip():
-                try:
-                    good.append(decode_event(line))
-                except InvalidEvent as err:
-                    bad.append(dead_letter(reason=err.reason, field=err.field, source=f"replay:{file.name}:{lineno}",
-                                           raw=line.rstrip(b"\n"), keep_text=settings.text.keep_raw))
+                got = decode_record(line.rstrip(b"\r\n"), source=f"replay:{file.name}:{lineno}",
+                                    keep_text=settings.text.keep_raw)
+                if isinstance(got, ServiceEvent):
+                    good.append(got)
+                else:
+                    bad.append(got)
             if len(good) >= batch or len(bad) >= batch:
                 append_events(redis, good, settings.streams.partitions)
                 append_dead_letters(redis, bad)

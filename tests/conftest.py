@@ -9,6 +9,10 @@
   ``json://``); it can be told to fail.
 - ``smtp_server``: a local aiosmtpd server that records the mails it gets.
 - ``chromium_path``: Debian's chromium, for Playwright.
+
+Hypothesis runs the property tests with the ``sqm`` profile: derandomized (the same
+examples every run, so CI is repeatable), no example database, no deadline (the
+machine is shared).
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis as redis_lib
+from hypothesis import settings as hypothesis_settings
 
 from sqm.store import connect, embedded_redis
+
+hypothesis_settings.register_profile("sqm", derandomize=True, database=None, deadline=None, print_blob=False)
+hypothesis_settings.load_profile("sqm")
 
 
 def free_port() -> int:

@@ -1,10 +1,12 @@
 """What every helpdesk adapter shares: its shape, its errors, times, teams and channels.
 
-An adapter turns one payload into ``Mapped`` items (an event as a plain dict, plus
-an optional *once* key: the event is sent only the first time that key is seen, e.g.
-the first agent reply of a conversation). What cannot be mapped raises
-``Unmappable`` naming the payload field; a signature that does not hold raises
-``BadSignature``.
+An adapter decodes one delivery's bytes into its typed payload (msgspec structs of
+the fields it reads; other fields are ignored) and turns it into ``Mapped`` items
+(an event as a plain dict, plus an optional *once* key: the event is sent only the
+first time that key is seen, e.g. the first agent reply of a conversation). It is
+total: bytes that are not its payload (not UTF-8, not JSON, a field of the wrong
+type) raise ``Malformed``; a payload that cannot be mapped raises ``Unmappable``;
+both name the payload field. A signature that does not hold raises ``BadSignature``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from sqm.config import WebhookSource
+
+T = TypeVar("T")
 
 _NAME = re.compile(r"^[^\s:*|,=]{1,64}$")
 
@@ -27,6 +33,10 @@ class Unmappable(Exception):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class Malformed(Unmappable):
+    """The delivery is not the helpdesk's payload at all (answered 422, and dead-lettered)."""
 
 
 class BadSignature(Exception):
@@ -41,8 +51,8 @@ class Mapped:
 
 Verify = Callable[[str, Mapping[str, str], bytes, datetime, float], None]
 """``verify(secret, headers, body, now, max_skew_s)``: raises BadSignature unless the request is signed."""
-MapPayload = Callable[[WebhookSource, dict[str, Any], datetime, set[str]], list[Mapped]]
-"""``map(source, payload, now, known_teams)``: the events of one delivery; raises Unmappable."""
+MapPayload = Callable[[WebhookSource, bytes, datetime, set[str]], list[Mapped]]
+"""``map(source, body, now, known_teams)``: the events of one delivery; raises Malformed or Unmappable, nothing else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +72,57 @@ def check_fresh(at: datetime, now: datetime, max_skew_s: float) -> None:
         raise BadSignature(msg)
 
 
+_FIELD_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+
+
+def decode_payload(body: bytes, shape: type[T]) -> T:
+    """The delivery's bytes as the adapter's typed payload; Malformed (naming the field) when they are not."""
+    try:
+        return msgspec.json.decode(body, type=shape)
+    except UnicodeDecodeError as err:
+        msg = f"not valid UTF-8 at byte {err.start}"
+        raise Malformed(msg, field="") from err
+    except msgspec.DecodeError as err:  # ValidationError included: a field of the wrong type
+        text = str(err)
+        found = _FIELD_AT.search(text)
+        field = found["path"].replace("[", ".").replace("]", "") if found else ""
+        reason = text[: found.start()] if found else text
+        raise Malformed(reason if isinstance(err, msgspec.ValidationError) else f"not valid JSON: {reason}",
+                        field=field) from err
+
+
 def parse_time(value: Any) -> datetime | None:
-    """Epoch seconds or an RFC 3339 string (``Z`` allowed) as an aware datetime; None if neither.
+    """Epoch seconds or an RFC 3339 string (``Z`` allowed) as an aware datetime; None if neither (or out of range).
 
     >>> parse_time(1772416800).isoformat(), parse_time("2026-03-02T02:00:00.000Z").isoformat(), parse_time("soon")
     ('2026-03-02T02:00:00+00:00', '2026-03-02T02:00:00+00:00', None)
+    >>> parse_time(10**20), parse_time("9" * 30), parse_time(True)
+    (None, None, None)
     """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str) and value:
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), UTC)
-        try:
+    try:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str) and value:
+            if value.isascii() and value.isdigit():
+                return datetime.fromtimestamp(int(value), UTC)
             at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return at if at.tzinfo is not None else None
+            return at if at.tzinfo is not None else None
+    except (ValueError, OverflowError, OSError):  # not a time, or out of datetime's range
+        return None
     return None
+
+
+def time_or_now(value: Any, now: datetime, field: str) -> datetime:
+    """The payload's time, or ``now`` when it has none; Unmappable when it has one that is not a time."""
+    if value is None or value == "":
+        return now
+    at = parse_time(value)
+    if at is None:
+        msg = f"not a time: {str(value)[:40]!r}"
+        raise Unmappable(msg, field=field)
+    return at
 
 
 def pick_team(src: WebhookSource, known: set[str], candidates: list[tuple[str, Any]]) -> str:

@@ -13,7 +13,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+
+import msgspec
 
 from api.helpdesks.common import (
     BadSignature,
@@ -22,9 +23,11 @@ from api.helpdesks.common import (
     Unmappable,
     base_event,
     check_fresh,
+    decode_payload,
     parse_time,
     pick_channel,
     pick_team,
+    time_or_now,
 )
 from sqm.config import WebhookSource
 
@@ -41,6 +44,18 @@ EVENT_TYPES = {
     "satisfaction.rated": "survey.csat",
 }
 """The trigger body's ``event`` → the ServiceEvent type it becomes."""
+
+
+class Trigger(msgspec.Struct, frozen=True):
+    """The fields of the trigger body sqm reads (any others are ignored)."""
+
+    event: str | None = None
+    ticket_id: str | int | None = None
+    group: str | None = None
+    brand: str | None = None
+    channel: str | None = None
+    at: str | int | float | None = None
+    rating: str | None = None
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime, max_skew_s: float) -> None:
@@ -71,30 +86,30 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime, 
     check_fresh(at, now, max_skew_s)
 
 
-def _csat_score(payload: dict[str, Any]) -> int:
-    rating = str(payload.get("rating") or "").lower()
+def _csat_score(payload: Trigger) -> int:
+    rating = (payload.rating or "").lower()
     if rating not in ("good", "bad"):
         msg = f"must be good or bad, got {rating!r}"
         raise Unmappable(msg, field="rating")
     return 5 if rating == "good" else 1
 
 
-def to_events(src: WebhookSource, payload: dict[str, Any], now: datetime, known_teams: set[str]) -> list[Mapped]:
+def to_events(src: WebhookSource, body: bytes, now: datetime, known_teams: set[str]) -> list[Mapped]:
     """The trigger body → one event (``satisfaction.rated``: good = 5, bad = 1)."""
-    event = payload.get("event")
-    kind = EVENT_TYPES.get(str(event))
+    payload = decode_payload(body, Trigger)
+    kind = EVENT_TYPES.get(payload.event or "")
     if kind is None:
-        msg = f"unknown event {event!r} (known: {', '.join(EVENT_TYPES)})"
+        msg = f"unknown event {payload.event!r} (known: {', '.join(EVENT_TYPES)})"
         raise Unmappable(msg, field="event")
-    ticket = str(payload.get("ticket_id") or "").strip()
+    ticket = str(payload.ticket_id if payload.ticket_id is not None else "").strip()
     if not ticket:
         msg = "required"
         raise Unmappable(msg, field="ticket_id")
-    team = pick_team(src, known_teams, [("group", payload.get("group") or None), ("brand", payload.get("brand") or None)])
-    channel = pick_channel(src, CHANNELS, payload.get("channel"))
-    ts = parse_time(payload.get("at")) or now
+    team = pick_team(src, known_teams, [("group", payload.group or None), ("brand", payload.brand or None)])
+    channel = pick_channel(src, CHANNELS, payload.channel)
+    ts = time_or_now(payload.at, now, "at")
     contact = f"zendesk-{ticket}"
-    ev = base_event(src, f"{src.name}:{contact}:{event}:{int(ts.timestamp())}", kind, ts, contact, team, channel)
+    ev = base_event(src, f"{src.name}:{contact}:{payload.event}:{int(ts.timestamp())}", kind, ts, contact, team, channel)
     if kind == "survey.csat":
         ev["score"] = _csat_score(payload)
     if kind == "contact.first_response":

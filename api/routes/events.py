@@ -15,7 +15,8 @@ from api.schemas import IngestAccepted, Problem, ValidationProblem
 from sqm.config import Settings
 from sqm.errors import InvalidEvent
 from sqm.eventlog import append_events
-from sqm.models import DEFAULT_REGION, ServiceEvent, decode_events
+from sqm.ingest import decode_batch
+from sqm.models import DEFAULT_REGION, ServiceEvent
 
 log = logging.getLogger("sqm.api")
 
@@ -103,10 +104,9 @@ async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, _: In
     body = await request.body()  # bounded by the app's max_body_size (413)
     if request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl")):
         body = ndjson_to_array(body)
-    try:
-        events = decode_events(body)
-    except InvalidEvent as err:
-        raise _refuse(request, "invalid", status.HTTP_422_UNPROCESSABLE_CONTENT, [err.as_dict()]) from err
+    events = decode_batch(body)
+    if isinstance(events, InvalidEvent):
+        raise _refuse(request, "invalid", status.HTTP_422_UNPROCESSABLE_CONTENT, [events.as_dict()])
     if len(events) > settings.api.max_batch:
         msg = f"a batch holds at most api.max_batch={settings.api.max_batch} events, got {len(events)}"
         raise _refuse(request, "batch_too_large", status.HTTP_413_CONTENT_TOO_LARGE, msg)

@@ -1,9 +1,12 @@
 """``POST /v1/webhooks/{name}``: helpdesk webhooks (``api.webhooks``) turned into events.
 
 A source with a ``secret`` is authenticated by its signature (helpdesks cannot
-send our API keys); one without needs an ``ingest`` key. Deliveries that cannot
-be mapped are written to the dead-letter stream with the reason and still
-answered 202, so the helpdesk does not retry them forever.
+send our API keys); one without needs an ``ingest`` key. Every delivery that is
+not an event is written to the dead-letter stream with the reason: one that is not
+the helpdesk's payload at all (not UTF-8, not JSON, a field of the wrong type) is
+answered 422, one that cannot be mapped (no team, a bad rating, an invalid event)
+202 ``dead_lettered``. No delivery is answered 5xx but for a Redis failure, so the
+helpdesk does not retry anything forever.
 """
 
 from __future__ import annotations
@@ -11,26 +14,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
 from fastapi import APIRouter, HTTPException, Request, status
 from redis import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, RedisDep, SettingsDep, authorize, presented
-from api.helpdesks import HELPDESKS, BadSignature, Mapped, Unmappable
-from api.schemas import WebhookAccepted
+from api.helpdesks import HELPDESKS, BadSignature, Malformed, Mapped, Unmappable
+from api.schemas import Problem, WebhookAccepted
 from sqm import keys
 from sqm.config import Settings, WebhookSource
-from sqm.errors import InvalidEvent
-from sqm.eventlog import append_dead_letters, append_events, dead_letter
-from sqm.models import ServiceEvent, event_from_dict
+from sqm.eventlog import DeadLetter, append_dead_letters, append_events, dead_letter
+from sqm.ingest import decode_mapped
+from sqm.models import ServiceEvent
 
 log = logging.getLogger("sqm.api")
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-
-_json = msgspec.json.Decoder(dict[str, Any])
-
 
 def _dead_letter(redis: Any, settings: Settings, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
     append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw,
@@ -41,11 +40,12 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
     """Validate, drop once-only events already sent, append; returns (accepted, skipped, dead-lettered)."""
     events: list[tuple[ServiceEvent, str | None]] = []
     for m in mapped:
-        try:
-            events.append((event_from_dict(m.event), m.once))
-        except InvalidEvent as err:
-            _dead_letter(redis, settings, src, err.field, f"invalid event: {err}", raw)
+        got: ServiceEvent | DeadLetter = decode_mapped(m.event, source=f"webhook:{src.name}", raw=raw,
+                                                       keep_text=settings.text.keep_raw)
+        if not isinstance(got, ServiceEvent):
+            append_dead_letters(redis, [got])
             return 0, 0, 1
+        events.append((got, m.once))
     ttl = int(settings.streams.contact_max_age_s)
     keep = [once is None for _, once in events]
     claimed: list[str] = []  # once-keys this delivery set (released again if the write fails)
@@ -72,7 +72,13 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
     "/{name}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WebhookAccepted,
-    responses={401: {"description": "bad or missing signature (or key)"}, 404: {"description": "no such source"}},
+    responses={
+        401: {"model": Problem, "description": "bad or missing signature (or key)"},
+        404: {"model": Problem, "description": "no such source"},
+        422: {"model": Problem, "description": "not the helpdesk's payload (not UTF-8, not JSON, a field of the wrong "
+                                               "type): `detail` names the field; the delivery is dead-lettered"},
+        503: {"model": Problem, "description": "Redis did not accept the events; retry"},
+    },
 )
 async def receive(name: str, request: Request, settings: SettingsDep, redis: RedisDep, clock: ClockDep) -> WebhookAccepted:
     """Receive one webhook delivery from a configured helpdesk (see docs/api.md for each kind)."""
@@ -92,14 +98,13 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"webhook signature: {err}") from err
     else:
         authorize(request, "ingest", presented(request))
-    try:
-        payload = _json.decode(body)
-    except msgspec.DecodeError as err:
-        msg = f"the body is not a JSON object: {err}"
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=msg) from err
     teams = {t.name for t in settings.teams}
     try:
-        mapped = helpdesk.map(src, payload, clock.now(), teams)
+        mapped = helpdesk.map(src, body, clock.now(), teams)
+    except Malformed as err:
+        await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
+        request.app.state.metrics.events_rejected.labels(reason="webhook_malformed").inc()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"not a {src.kind} delivery: {err}") from err
     except Unmappable as err:
         await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_unmappable").inc()

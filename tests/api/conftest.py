@@ -67,6 +67,22 @@ def secured(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client(keys=True)
 
 
+CW_SECRET = "chatwoot-signing-secret-0123"
+ZD_SECRET = "zendesk-signing-secret-4567"
+SOURCES = [
+    {"name": "cw", "kind": "chatwoot", "secret": CW_SECRET, "team_map": {"Billing L1": "billing", "inbox:7": "vip"},
+     "region": "east"},
+    {"name": "zd", "kind": "zendesk", "secret": ZD_SECRET, "team_map": {"Tech support": "tech"}},
+    {"name": "open", "kind": "chatwoot", "default_team": "sales"},
+]
+
+
+@pytest.fixture
+def hooks(make_client: Callable[..., TestClient]) -> TestClient:
+    """An app with the helpdesk sources of ``SOURCES`` (two signed, one unsigned) and an ingest key."""
+    return make_client(Settings(api={"webhooks": SOURCES, "keys": [{"key": KEYS["ingest"], "role": "ingest"}]}))
+
+
 def auth(role: str, how: str = "bearer") -> dict[str, str]:
     if how == "bearer":
         return {"Authorization": f"Bearer {KEYS[role]}"}

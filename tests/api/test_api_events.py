@@ -187,3 +187,17 @@ def test_reads_answer_503_when_redis_is_down(make_settings):
             assert r.status_code == 503, path
             assert r.headers["retry-after"] == "5"
         assert c.get("/healthz").status_code == 200
+
+
+BAD_UTF8 = b'{"event_id": "e-\xff", "type": "contact.created", "ts": "2026-03-02T09:15:00+08:00", ' \
+           b'"contact_id": "c-1", "team": "billing", "channel": "chat"}'
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_invalid_utf8_inside_a_string_is_422_not_500(client, redis, content_type):
+    good = msgspec.json.encode(event())
+    body = b"[" + good + b"," + BAD_UTF8 + b"]" if content_type == "application/json" else good + b"\n" + BAD_UTF8
+    r = client.post("/v1/events", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 422, r.text
+    assert "UTF-8" in r.json()["detail"][0]["msg"]
+    assert stream_events(redis) == []

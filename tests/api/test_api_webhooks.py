@@ -16,34 +16,21 @@ from pydantic import ValidationError
 from api.helpdesks import HELPDESKS
 from sqm import keys
 from sqm.config import Settings, WebhookSource
-from tests.api.conftest import KEYS, auth
+from tests.api.conftest import CW_SECRET, KEYS, ZD_SECRET, auth
 from tests.api.test_api_events import stream_events
 
-CW_SECRET = "chatwoot-signing-secret-0123"
-ZD_SECRET = "zendesk-signing-secret-4567"
-SOURCES = [
-    {"name": "cw", "kind": "chatwoot", "secret": CW_SECRET, "team_map": {"Billing L1": "billing", "inbox:7": "vip"},
-     "region": "east"},
-    {"name": "zd", "kind": "zendesk", "secret": ZD_SECRET, "team_map": {"Tech support": "tech"}},
-    {"name": "open", "kind": "chatwoot", "default_team": "sales"},
-]
 
-
-@pytest.fixture
-def hooks(make_client):
-    return make_client(Settings(api={"webhooks": SOURCES, "keys": [{"key": KEYS["ingest"], "role": "ingest"}]}))
-
-
-def chatwoot_post(client, payload: dict[str, Any], *, secret: str = CW_SECRET, ts: int | None = None, source: str = "cw"):
-    body = json.dumps(payload).encode()
+def chatwoot_post(client, payload: dict[str, Any] | bytes, *, secret: str = CW_SECRET, ts: int | None = None,
+                  source: str = "cw"):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     stamp = str(ts if ts is not None else int(time.time()))
     sig = "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return client.post(f"/v1/webhooks/{source}", content=body, headers={
         "Content-Type": "application/json", "X-Chatwoot-Signature": sig, "X-Chatwoot-Timestamp": stamp})
 
 
-def zendesk_post(client, payload: dict[str, Any], *, secret: str = ZD_SECRET):
-    body = json.dumps(payload).encode()
+def zendesk_post(client, payload: dict[str, Any] | bytes, *, secret: str = ZD_SECRET):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     sig = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()).decode()
     return client.post("/v1/webhooks/zd", content=body, headers={
