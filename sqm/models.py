@@ -46,7 +46,9 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
-NAME_CHARS = r"^[^\s:*|,=]+$"
+NAME_CHARS = r"^[^\s:*|,=\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]+$"
+"""No spaces, no ``: * | , =`` (names become key parts), no control, zero-width or bidirectional-override
+characters; ``name_problem`` also refuses whatever else ``str.isprintable`` does (unassigned, private use)."""
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, extra_json_schema={"pattern": NAME_CHARS})]
 """A team, channel, region... name; its characters are checked in ``ServiceEvent.__post_init__``
 against a memo of names already seen (a ``pattern`` here would cost the dataflow 2 µs an event)."""
@@ -152,13 +154,33 @@ class ServiceEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
                 raise ValueError(msg)
 
 
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a team, channel, region... name (None: it can). Names reach Redis keys,
+    terminals and the wallboard, so they are printable and carry no key separators.
+
+    >>> name_problem("billing"), name_problem("账务"), name_problem("bill ing")
+    (None, None, 'must be a name without spaces or any of : * | , =')
+    >>> name_problem("bill\\x1b[31m"), name_problem("\\u202egnillib")
+    ('must be printable: no control, zero-width or direction-changing characters', 'must be printable: no control, zero-width or direction-changing characters')
+    """
+    if not _no_separator.match(value):
+        return "must be a name without spaces or any of : * | , ="
+    if not value.isprintable() or not _name_chars.match(value):
+        return "must be printable: no control, zero-width or direction-changing characters"
+    return None
+
+
+_no_separator = re.compile(r"^[^\s:*|,=]*$")
+
+
 def _check_names(ev: ServiceEvent) -> None:
     """Check the names not yet in the memo of good ones, and remember them (up to a bound)."""
     for name, value in zip(_NAME_FIELDS, _names_of(ev), strict=True):
         if value in _good_names:
             continue
-        if not _name_chars.match(value):
-            msg = f"`{name}` must be a name without spaces or any of : * | , ="
+        problem = name_problem(value)
+        if problem is not None:
+            msg = f"`{name}` {problem}"
             raise ValueError(msg)
         if len(_good_names) < _GOOD_NAMES_MAX:
             _good_names.add(value)

@@ -70,9 +70,14 @@ def replay(
     config: ConfigOpt = None,
     batch: Annotated[int, typer.Option(min=1, help="Events per write to Redis.")] = 2000,
 ) -> None:
-    """Replay an NDJSON file of events into the event streams; bad lines go to the dead-letter stream with their reason."""
+    """Replay an NDJSON file of events into the event streams; bad lines go to the dead-letter stream with their reason.
+
+    Events older than streams.ts_max_age_s (7 days) are refused like at the API: for an older file, raise it
+    (SQM_STREAMS__TS_MAX_AGE_S=0 lifts the bound).
+    """
+    from sqm.clock import SystemClock
     from sqm.eventlog import DeadLetter, append_dead_letters, append_events
-    from sqm.ingest import decode_record
+    from sqm.ingest import EventTimes, decode_record
     from sqm.models import ServiceEvent
     from sqm.store import connect
 
@@ -85,12 +90,13 @@ def replay(
     ) as bar:
         redis = connect(url)
         task = bar.add_task("replay", total=size or None, info="")
+        times, clock = EventTimes.of(settings.streams), SystemClock()
         good: list[ServiceEvent] = []
         bad: list[DeadLetter] = []
         for lineno, line in enumerate(stream, 1):
             if line.strip():
-                got = decode_record(line.rstrip(b"\r\n"), source=f"replay:{file.name}:{lineno}",
-                                    keep_text=settings.text.keep_raw)
+                got = decode_record(line.rstrip(b"\r\n"), source=f"replay:{file.name}:{lineno}", times=times,
+                                    now=clock.now().timestamp())
                 if isinstance(got, ServiceEvent):
                     good.append(got)
                 else:

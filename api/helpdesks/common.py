@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import msgspec
 
 from sqm.config import WebhookSource
+from sqm.models import name_problem
 
 T = TypeVar("T")
 
-_NAME = re.compile(r"^[^\s:*|,=]{1,64}$")
 
 
 class Unmappable(Exception):
@@ -147,8 +147,9 @@ def pick_channel(src: WebhookSource, builtin: Mapping[str, str], raw: Any) -> st
     """The sqm channel: the source's ``channel_map``, else the helpdesk's built-in map, else the default."""
     key = str(raw or "")
     found = src.channel_map.get(key) or builtin.get(key) or builtin.get(key.lower()) or src.default_channel
-    if not _NAME.match(found):
-        msg = f"channel {found!r} is not a valid sqm channel name"
+    problem = name_problem(found) if 0 < len(found) <= 64 else "must be 1 to 64 characters"
+    if problem is not None:
+        msg = f"channel {found!r} is not a valid sqm channel name: it {problem}"
         raise Unmappable(msg, field="channel")
     return found
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Request, status
 from redis import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import IngestDep, RedisDep, SettingsDep
+from api.deps import ClockDep, IngestDep, RedisDep, SettingsDep
 from api.schemas import IngestAccepted, Problem, ValidationProblem
 from sqm.config import Settings
 from sqm.errors import InvalidEvent
 from sqm.eventlog import append_events
-from sqm.ingest import decode_batch
+from sqm.ingest import EventTimes, decode_batch
 from sqm.models import DEFAULT_REGION, ServiceEvent
 
 log = logging.getLogger("sqm.api")
@@ -90,21 +90,24 @@ def _refuse(request: Request, reason: str, code: int, detail: Any) -> HTTPExcept
     openapi_extra=_BODY,
     responses={
         413: {"model": Problem, "description": "body larger than `api.max_body_bytes` or more than `api.max_batch` events"},
-        422: {"model": ValidationProblem, "description": "an event is invalid: `field` and `msg` say which and why"},
+        422: {"model": ValidationProblem, "description": "an event is invalid (or its `ts` is outside the accepted "
+                                                         "range): `field` and `msg` say which and why"},
         503: {"model": Problem, "description": "Redis did not accept the events; nothing was acknowledged"},
     },
 )
-async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, _: IngestDep) -> IngestAccepted:
+async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, clock: ClockDep, _: IngestDep) -> IngestAccepted:
     """Validate the events and append them to the event streams.
 
     The answer (202) comes only after Redis has accepted every event; an invalid
-    event anywhere in a batch refuses the whole batch (nothing is written). The
-    same `event_id` sent twice is counted once by the dataflow.
+    event anywhere in a batch refuses the whole batch (nothing is written), and so
+    does a `ts` outside the accepted range (`streams.ts_max_age_s` before now to
+    `streams.ts_max_ahead_s` after it). The same `event_id` sent twice is counted
+    once by the dataflow.
     """
     body = await request.body()  # bounded by the app's max_body_size (413)
     if request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl")):
         body = ndjson_to_array(body)
-    events = decode_batch(body)
+    events = decode_batch(body, times=EventTimes.of(settings.streams), now=clock.now().timestamp())
     if isinstance(events, InvalidEvent):
         raise _refuse(request, "invalid", status.HTTP_422_UNPROCESSABLE_CONTENT, [events.as_dict()])
     if len(events) > settings.api.max_batch:

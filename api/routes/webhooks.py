@@ -24,24 +24,25 @@ from api.schemas import Problem, WebhookAccepted
 from sqm import keys
 from sqm.config import Settings, WebhookSource
 from sqm.eventlog import DeadLetter, append_dead_letters, append_events, dead_letter
-from sqm.ingest import decode_mapped
+from sqm.ingest import EventTimes, decode_mapped
 from sqm.models import ServiceEvent
 
 log = logging.getLogger("sqm.api")
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-def _dead_letter(redis: Any, settings: Settings, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
-    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw,
-                                            keep_text=settings.text.keep_raw)])
+def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
+    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw)])
 
 
-def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes) -> tuple[int, int, int]:
+def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes,
+             now: float) -> tuple[int, int, int]:
     """Validate, drop once-only events already sent, append; returns (accepted, skipped, dead-lettered)."""
     events: list[tuple[ServiceEvent, str | None]] = []
+    times = EventTimes.of(settings.streams)
     for m in mapped:
-        got: ServiceEvent | DeadLetter = decode_mapped(m.event, source=f"webhook:{src.name}", raw=raw,
-                                                       keep_text=settings.text.keep_raw)
+        got: ServiceEvent | DeadLetter = decode_mapped(m.event, source=f"webhook:{src.name}", raw=raw, times=times,
+                                                       now=now)
         if not isinstance(got, ServiceEvent):
             append_dead_letters(redis, [got])
             return 0, 0, 1
@@ -99,20 +100,21 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
     else:
         authorize(request, "ingest", presented(request))
     teams = {t.name for t in settings.teams}
+    now = clock.now()
     try:
-        mapped = helpdesk.map(src, body, clock.now(), teams)
+        mapped = helpdesk.map(src, body, now, teams)
     except Malformed as err:
-        await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
+        await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_malformed").inc()
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"not a {src.kind} delivery: {err}") from err
     except Unmappable as err:
-        await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
+        await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_unmappable").inc()
         return WebhookAccepted(accepted=0, skipped=0, dead_lettered=1, detail=str(err))
     if not mapped:
         return WebhookAccepted(accepted=0, skipped=1, dead_lettered=0, detail="nothing sqm counts")
     try:
-        accepted, skipped, dead = await run_in_threadpool(_deliver, redis, settings, src, mapped, body)
+        accepted, skipped, dead = await run_in_threadpool(_deliver, redis, settings, src, mapped, body, now.timestamp())
     except RedisError as err:
         log.error("api: webhook %s: Redis refused the events: %s", src.name, err)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="the event store is unavailable; retry") from err

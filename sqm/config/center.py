@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from sqm.config.base import Section
+from sqm.models import name_problem
+
+
+def _a_name(value: str) -> str:
+    problem = name_problem(value) if 0 < len(value) <= 64 else "must be 1 to 64 characters"
+    if problem is not None:
+        msg = f"{value!r} {problem}"
+        raise ValueError(msg)
+    return value
+
+
+NameField = Annotated[str, AfterValidator(_a_name)]
+"""A team, channel or region name: what ``ServiceEvent`` accepts (``sqm.models.name_problem``)."""
 
 
 class Team(Section):
-    name: str
+    name: NameField
     display: str = ""
     display_zh: str = ""
 
 
 class Channel(Section):
-    name: str
+    name: NameField
     answer_target_s: float = Field(gt=0, description="a contact answered later than this timed out")
     display: str = ""
     display_zh: str = ""

@@ -27,6 +27,10 @@ class StreamSettings(Section):
     stream_maxlen: int = Field(5_000_000, ge=1000)
     recovery: bool = Field(True, description="snapshot state and stream offsets under state_dir/recovery; resume there")
     epoch_s: float = Field(10.0, gt=0, description="wall seconds between recovery snapshots")
+    ts_max_age_s: float = Field(7 * 86400.0, ge=0, description="an event's ts may be at most this far before the wall "
+                                "clock (the accepted history); older ones are refused at ingest and dead-lettered; 0: no bound")
+    ts_max_ahead_s: float = Field(300.0, ge=0, description="an event's ts may be at most this far after the wall clock "
+                                  "(the senders' clock skew); 0: no bound")
 
 
 class DetectorSettings(Section):

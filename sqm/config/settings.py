@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 
 from sqm.config.alerting import AlertSettings
-from sqm.config.center import Channel, Targets, Team, default_channels, default_teams
+from sqm.config.center import Channel, NameField, Targets, Team, default_channels, default_teams
 from sqm.config.dataflow import DetectorSettings, InfluxSettings, StreamSettings
 from sqm.config.improve import ImproveSettings
 from sqm.config.production import production_problems
@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".sqm")
     teams: list[Team] = Field(default_factory=default_teams)
     channels: list[Channel] = Field(default_factory=default_channels)
-    regions: list[str] = Field(default_factory=lambda: ["east", "north", "south"])
+    regions: list[NameField] = Field(default_factory=lambda: ["east", "north", "south"])
     targets: Targets = Field(default_factory=Targets)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.app import create_app
+from sqm.clock import Clock
 from sqm.config import Settings
 from tests.conftest import CHROMIUM_ARGS, free_port
 
@@ -26,6 +27,9 @@ KEYS = {
     "admin": "admin-key-0123456789abcdef01",
 }
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+TEST_STREAMS: dict[str, Any] = {"partitions": 4, "ts_max_age_s": 0}
+"""The fixtures' events are dated from T0, in the past of any wall clock the tests run at: no lower bound on
+``ts`` here (test_api_event_times.py checks the bounds with a ManualClock)."""
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ def make_settings() -> Callable[..., Settings]:
         api.setdefault("wallboard_window", "1m")  # the tests' snapshots are 1-minute ones
         if keys:
             api["keys"] = [{"key": k, "role": role, "name": f"{role}-test"} for role, k in KEYS.items()]
-        return Settings(api=api, streams={"partitions": 4})
+        return Settings(api=api, streams=TEST_STREAMS)
 
     return make
 
@@ -43,8 +47,8 @@ def make_settings() -> Callable[..., Settings]:
 def make_client(redis: Any, make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
-    def make(settings: Settings | None = None, **kw: Any) -> TestClient:
-        app = create_app(settings or make_settings(**kw), redis=redis)
+    def make(settings: Settings | None = None, clock: Clock | None = None, **kw: Any) -> TestClient:
+        app = create_app(settings or make_settings(**kw), redis=redis, clock=clock)
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
@@ -80,7 +84,8 @@ SOURCES = [
 @pytest.fixture
 def hooks(make_client: Callable[..., TestClient]) -> TestClient:
     """An app with the helpdesk sources of ``SOURCES`` (two signed, one unsigned) and an ingest key."""
-    return make_client(Settings(api={"webhooks": SOURCES, "keys": [{"key": KEYS["ingest"], "role": "ingest"}]}))
+    return make_client(Settings(api={"webhooks": SOURCES, "keys": [{"key": KEYS["ingest"], "role": "ingest"}]},
+                                streams=TEST_STREAMS))
 
 
 def auth(role: str, how: str = "bearer") -> dict[str, str]:

@@ -19,8 +19,8 @@ def test_posted_events_become_kpis_on_the_api_and_the_live_stream(redis, redis_u
     from api.app import create_app
 
     settings = Settings(state_dir=tmp_path, streams={"partitions": 2, "recovery": False, "idle_close_s": 0.5,
-                                                     "allowed_lateness_s": 1,
-                                                     "read_block_ms": 50})
+                                                     "allowed_lateness_s": 1, "read_block_ms": 50,
+                                                     "ts_max_age_s": 0})  # the events are dated T0, in the past
     at = lambda s: (T0 + timedelta(seconds=s)).isoformat()  # noqa: E731
     batch = [event(event_id=f"c{i}", contact_id=f"k{i}", ts=at(i), team="billing", channel="chat") for i in range(4)]
     batch += [event(event_id=f"r{i}", type="contact.first_response", contact_id=f"k{i}", ts=at(i + rt), by="agent",

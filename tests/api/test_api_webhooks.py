@@ -29,9 +29,9 @@ def chatwoot_post(client, payload: dict[str, Any] | bytes, *, secret: str = CW_S
         "Content-Type": "application/json", "X-Chatwoot-Signature": sig, "X-Chatwoot-Timestamp": stamp})
 
 
-def zendesk_post(client, payload: dict[str, Any] | bytes, *, secret: str = ZD_SECRET):
+def zendesk_post(client, payload: dict[str, Any] | bytes, *, secret: str = ZD_SECRET, at: datetime | None = None):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = (at or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
     sig = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()).decode()
     return client.post("/v1/webhooks/zd", content=body, headers={
         "Content-Type": "application/json", "X-Zendesk-Webhook-Signature": sig,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from api.helpdesks import HELPDESKS, Unmappable
 from sqm import keys
 from sqm.config import WebhookSource
-from sqm.ingest import decode_mapped
+from sqm.ingest import ANY_TIME, decode_mapped
 from sqm.models import ServiceEvent
 from tests.api.test_api_webhooks import chatwoot_post, conversation, message, zendesk_post
 from tests.strategies import any_bytes, encoded, json_values, mutated
@@ -41,7 +41,7 @@ def _check_total(kind: str, body: bytes) -> None:
         assert isinstance(err.field, str) and err.reason
         return
     for m in mapped:
-        got = decode_mapped(m.event, source="prop", raw=body)
+        got = decode_mapped(m.event, source="prop", raw=body, times=ANY_TIME, now=NOW.timestamp())
         assert isinstance(got, ServiceEvent) or got["reason"]
 
 

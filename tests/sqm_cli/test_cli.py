@@ -103,6 +103,7 @@ def test_replay_writes_good_lines_and_dead_letters_bad_ones(tmp_path, redis, red
     from sqm.models import decode_events
 
     monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SQM_STREAMS__TS_MAX_AGE_S", "0")  # the file is dated 2026-03-02: no lower bound
     good = [
         {"event_id": f"e{i}", "type": "contact.created", "ts": "2026-03-02T09:00:00+08:00",
          "contact_id": f"c{i}", "team": team, "channel": "chat"}
@@ -135,19 +136,22 @@ def test_replay_survives_invalid_utf8_and_writes_every_good_line(tmp_path, redis
     from sqm.models import decode_events
 
     monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SQM_STREAMS__TS_MAX_AGE_S", "0")  # the file is dated 2026-03-02: no lower bound
     good = [orjson.dumps({"event_id": f"u{i}", "type": "contact.created", "ts": "2026-03-02T09:00:00+08:00",
                           "contact_id": f"c{i}", "team": "billing", "channel": "chat"}) for i in range(3)]
     bad = b'{"event_id": "u-\xff", "type": "contact.created", "ts": "2026-03-02T09:00:00+08:00", "contact_id": "c",' \
           b' "team": "billing", "channel": "chat"}'
     path = tmp_path / "mixed.ndjson"
-    path.write_bytes(b"\n".join([good[0], bad, good[1], good[2]]) + b"\n")
+    future = good[0].replace(b"u0", b"f0").replace(b"2026-03-02", b"9999-03-02")
+    path.write_bytes(b"\n".join([good[0], bad, good[1], good[2], future]) + b"\n")
     result = runner.invoke(app, ["replay", str(path)])
     assert result.exit_code == 0, result.output
-    assert "replayed 3 events" in result.output and "1 lines rejected" in result.output
+    assert "replayed 3 events" in result.output and "2 lines rejected" in result.output
     replayed = [e.event_id for p in range(16) for _, f in redis.xrange(events_stream(p)) for e in decode_events(f[b"e"])]
     assert sorted(replayed) == ["u0", "u1", "u2"]
-    [(_, letter)] = redis.xrange(DLQ)
+    [(_, letter), (_, ahead)] = redis.xrange(DLQ)
     assert letter[b"source"] == b"replay:mixed.ndjson:2" and b"UTF-8" in letter[b"reason"] and letter[b"raw"] == bad
+    assert ahead[b"source"] == b"replay:mixed.ndjson:5" and ahead[b"field"] == b"ts" and b"ahead of now" in ahead[b"reason"]
 
 def _series_with_a_step(tmp_path):
     """A week of 5-minute values with a daily wave, noise, and one labelled 2.5-hour step up."""
