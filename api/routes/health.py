@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import RedisDep, ViewerDep
 from api.schemas import Health, Ready
+from sqm.store import memory_info, policy_problem
 
 router = APIRouter(tags=["health"])
 
@@ -16,14 +17,18 @@ async def healthz() -> Health:
     return Health()
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}})
-def readyz(redis: RedisDep, response: Response) -> Ready:
+@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Redis does not answer"}})
+def readyz(request: Request, redis: RedisDep, response: Response) -> Ready:
+    """Ready when Redis answers; `warnings` names an evicting `maxmemory-policy` and ingest refused for memory."""
     try:
         redis.ping()
+        info = memory_info(redis)
+        pressure = request.app.state.memory_guard.refusal()
     except Exception as err:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Ready(status="unavailable", redis=type(err).__name__)
-    return Ready(status="ready", redis="ok")
+    warnings = [w for w in (policy_problem(info.policy), pressure and f"ingest refused: {pressure}") if w]
+    return Ready(status="ready", redis="ok", warnings=warnings)
 
 
 @router.get("/metrics", response_class=Response, response_model=None,

@@ -20,12 +20,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, RedisDep, SettingsDep, authorize, presented
 from api.helpdesks import HELPDESKS, BadSignature, Malformed, Mapped, Unmappable
+from api.routes.events import RETRY_AFTER_S, StoreFull, append_unless_full
 from api.schemas import Problem, WebhookAccepted
 from sqm import keys
 from sqm.config import Settings, WebhookSource
-from sqm.eventlog import DeadLetter, append_dead_letters, append_events, dead_letter
+from sqm.eventlog import DeadLetter, append_dead_letters, dead_letter
 from sqm.ingest import EventTimes, decode_mapped
 from sqm.models import ServiceEvent
+from sqm.store import MemoryGuard
 
 log = logging.getLogger("sqm.api")
 
@@ -36,7 +38,7 @@ def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: b
 
 
 def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes,
-             now: float) -> tuple[int, int, int]:
+             now: float, guard: MemoryGuard) -> tuple[int, int, int]:
     """Validate, drop once-only events already sent, append; returns (accepted, skipped, dead-lettered)."""
     events: list[tuple[ServiceEvent, str | None]] = []
     times = EventTimes.of(settings.streams)
@@ -61,8 +63,8 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
                 claimed.append(key)
     out = [ev for (ev, _), k in zip(events, keep, strict=True) if k]
     try:
-        append_events(redis, out, settings.streams.partitions)
-    except RedisError:
+        append_unless_full(redis, guard, out, settings.streams.partitions, len(raw))
+    except (RedisError, StoreFull):
         if claimed:  # let the helpdesk's retry through
             redis.delete(*claimed)
         raise
@@ -78,7 +80,8 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
         404: {"model": Problem, "description": "no such source"},
         422: {"model": Problem, "description": "not the helpdesk's payload (not UTF-8, not JSON, a field of the wrong "
                                                "type): `detail` names the field; the delivery is dead-lettered"},
-        503: {"model": Problem, "description": "Redis did not accept the events; retry"},
+        503: {"model": Problem, "description": "Redis is unavailable or nearly full: nothing was written; retry",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
     },
 )
 async def receive(name: str, request: Request, settings: SettingsDep, redis: RedisDep, clock: ClockDep) -> WebhookAccepted:
@@ -114,7 +117,11 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
     if not mapped:
         return WebhookAccepted(accepted=0, skipped=1, dead_lettered=0, detail="nothing sqm counts")
     try:
-        accepted, skipped, dead = await run_in_threadpool(_deliver, redis, settings, src, mapped, body, now.timestamp())
+        accepted, skipped, dead = await run_in_threadpool(_deliver, redis, settings, src, mapped, body, now.timestamp(),
+                                                          request.app.state.memory_guard)
+    except StoreFull as err:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err),
+                            headers={"Retry-After": str(RETRY_AFTER_S)}) from err
     except RedisError as err:
         log.error("api: webhook %s: Redis refused the events: %s", src.name, err)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="the event store is unavailable; retry") from err

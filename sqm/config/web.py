@@ -50,6 +50,11 @@ class ApiSettings(Section):
     rate_limit_per_s: float = Field(200.0, ge=0, description="requests per second per key or client address (0: off)")
     rate_limit_burst: int = Field(1000, ge=1, description="requests a caller may make at once above the rate")
     sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on /v1/live")
+    redis_headroom: float = Field(
+        0.1, ge=0, lt=1, description="share of Redis maxmemory kept for the dataflow's writes: ingest answers 503 above "
+        "maxmemory x (1 - this)"
+    )
+    redis_memory_check_s: float = Field(1.0, gt=0, description="how long a reading of Redis INFO memory is reused")
     webhooks: list[WebhookSource] = Field(default_factory=list, description="helpdesks that post webhooks")
     strict_dimensions: bool = Field(
         False, description="refuse events whose team, channel or region is not configured (422) instead of counting them"
