@@ -36,6 +36,7 @@ import httpx
 from alerts.bots import DINGTALK, FEISHU, LARK, WECOM
 from alerts.notifier import Delivery, Notifier, Outgoing, Target, Wire
 from sqm.keys import short_hash
+from sqm.redact import mask_url
 
 __all__ = ["NOTIFIERS", "Delivery", "Sender", "Target", "notifier_for", "target"]
 
@@ -60,7 +61,7 @@ class AppriseUrl:
         import apprise  # imported on first use: it loads every plugin
 
         plugin = apprise.Apprise.instantiate(url)
-        masked = plugin.url(privacy=True) if plugin is not None else f"{urlsplit(url).scheme.lower()}://(invalid)"
+        masked = mask_url(url) if plugin is not None else f"{urlsplit(url).scheme.lower()}://(invalid)"  # privacy=True keeps path tokens
         return Target(self.kind, url, masked, short_hash(url), self.kind)
 
     def render(self, target: Target, message: Outgoing, now_s: float) -> AppriseCall:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis import RedisError
 
-from api.limits import RateLimitMiddleware, TokenBucket
+from api.limits import CallerLimits, RateLimitMiddleware, StreamSlots
 from api.live import ALERTS_CHANGED, Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
 from api.routes import acklink, alerts, config, events, health, kpis, live, status, wallboard, webhooks
@@ -90,9 +90,12 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     app.state.metrics = metrics
     app.state.broadcaster = broadcaster
 
-    if settings.api.rate_limit_per_s > 0:
-        bucket = TokenBucket(settings.api.rate_limit_per_s, settings.api.rate_limit_burst)
-        app.add_middleware(RateLimitMiddleware, bucket=bucket, metrics=metrics)
+    a = settings.api
+    app.state.stream_slots = StreamSlots(total=a.sse_max_streams, per_caller=a.sse_max_per_caller,
+                                         per_address=a.sse_max_per_address, anonymous=a.sse_max_anonymous)
+    if a.rate_limit_per_s > 0:
+        limits = CallerLimits(keyring, a.rate_limit_per_s, a.rate_limit_burst, clock=clock.monotonic)
+        app.add_middleware(RateLimitMiddleware, limits=limits, metrics=metrics)
     app.add_middleware(ObservingMiddleware, metrics=metrics)
     for router in (health.router, events.router, kpis.router, config.router, live.router, alerts.router,
                    alerts.silences, alerts.deliveries, webhooks.router, status.router, acklink.make_router(settings), wallboard.router, *IMPROVE_ROUTERS):

@@ -92,7 +92,9 @@ _DOCS = "/docs"  # Swagger UI's page starts itself with an inline script (its as
 
 class ObservingMiddleware:
     """Pure ASGI middleware (it does not buffer, so SSE streams pass through):
-    counts and times requests by route template and adds the security headers."""
+    counts and times requests by route template and adds the security headers — to every
+    answer, errors included: an unhandled exception is logged and answered 500 here, inside,
+    rather than by Starlette's outermost handler, which would send no security headers."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -104,11 +106,13 @@ class ObservingMiddleware:
             return
         started = time.perf_counter()
         status_code = 500
+        started_response = False
         path: str = scope["path"]
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(SECURITY_HEADERS)
@@ -122,6 +126,15 @@ class ObservingMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # an unhandled error would reach Starlette's outermost handler, which answers without our headers
+            log.exception("api: %s %s failed", scope["method"], path)
+            if status_code != 500 or started_response:
+                raise
+            body = b'{"detail":"internal error"}'
+            await send_wrapper({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send_wrapper({"type": "http.response.body", "body": body})
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or ("/static" if path.startswith("/static/") else "<unmatched>")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from sqm.redact import printable
+
+Shown = Annotated[str, AfterValidator(printable)]
+"""A name read back from Redis, its non-printable characters escaped before it reaches a wallboard or a terminal
+(ingest refuses such names; this covers data written before, or by hand)."""
 
 
 class _Out(BaseModel):
@@ -43,20 +49,20 @@ class KpiSnapshotOut(_Out):
     window: str
     start: datetime
     end: datetime
-    team: str
-    channel: str
-    region: str
+    team: Shown
+    channel: Shown
+    region: Shown
     kpis: dict[str, float | None]
     n: dict[str, int]
     final: bool = True
 
 
 class KpiHistory(_Out):
-    series: str
+    series: Shown
     window: str
-    team: str
-    channel: str
-    region: str
+    team: Shown
+    channel: Shown
+    region: Shown
     points: list[KpiSnapshotOut]
 
 

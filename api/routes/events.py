@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import msgspec
@@ -12,6 +11,7 @@ from redis import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, IngestDep, RedisDep, SettingsDep
+from api.limits import LogSampler
 from api.schemas import IngestAccepted, Problem, ValidationProblem
 from sqm.config import Settings
 from sqm.errors import InvalidEvent
@@ -94,29 +94,15 @@ def append_unless_full(redis: Any, guard: MemoryGuard, events: list[ServiceEvent
     nothing was written (the append is one transaction)."""
     refusal = guard.refusal(incoming)
     if refusal is not None:
-        if _full_logged.due():
-            log.warning("api: ingest refused (logged at most every %.0f s): %s", _full_logged.every_s, refusal)
+        count = _full_logged.hit()
+        if count is not None:
+            log.warning("api: ingest refused %d time(s) (logged at most every 10 s): %s", count, refusal)
         msg = f"{refusal}; retry later"
         raise StoreFull(msg)
     return append_events(redis, events, partitions)
 
 
-class _Every:
-    """True at most once every ``every_s`` seconds (log lines a flood of refusals would repeat)."""
-
-    def __init__(self, every_s: float) -> None:
-        self.every_s = every_s
-        self._next = 0.0
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if now < self._next:
-            return False
-        self._next = now + self.every_s
-        return True
-
-
-_full_logged = _Every(10.0)
+_full_logged = LogSampler(10.0)
 
 
 def _refuse(request: Request, reason: str, code: int, detail: Any, *, retry_after: bool = False) -> HTTPException:

@@ -13,10 +13,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from api.deps import PublicViewerDep, SettingsDep
+from api.limits import SlotRefused, StreamSlots, client_address
+from api.schemas import Problem
 from sqm import keys
 from sqm.models import Window
 
@@ -40,19 +43,34 @@ def _only(data: bytes, wanted: dict[str, str]) -> bytes | None:
     "/live",
     response_class=EventSourceResponse,
     response_model=None,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "a stream of `kpis` events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "a stream of `kpis` events"},
+        429: {"model": Problem, "description": "this caller (key, or address without one) or the anonymous callers "
+                                               "together have as many streams open as allowed",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
+        503: {"model": Problem, "description": "the server has `api.sse_max_streams` streams open",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
+    },
 )
 async def live(
     request: Request,
     settings: SettingsDep,
-    _: PublicViewerDep,
+    principal: PublicViewerDep,
     window: Window | None = None,
     team: Annotated[str | None, Query(max_length=64)] = None,
     channel: Annotated[str | None, Query(max_length=64)] = None,
     region: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EventSourceResponse:
     """Live KPI snapshots as they are written (Server-Sent Events), optionally only one window's
-    and only the given dimensions (exact values; `*` = rolled up)."""
+    and only the given dimensions (exact values; `*` = rolled up). Open streams are capped per key,
+    per address without one, for anonymous callers together and in all (`api.sse_max_*`)."""
+    slots: StreamSlots = request.app.state.stream_slots
+    anonymous = not principal.authenticated
+    who = f"addr:{client_address(request.scope)}" if anonymous else f"key:{principal.name}"
+    try:
+        slot = slots.acquire(who, anonymous=anonymous)
+    except SlotRefused as err:
+        raise HTTPException(err.status, detail=str(err), headers={"Retry-After": "30"}) from err
     wanted = {k: v for k, v in (("window", window), ("team", team), ("channel", channel), ("region", region))
               if v is not None}
     broadcaster = request.app.state.broadcaster
@@ -75,6 +93,10 @@ async def live(
                 else:  # a watch: "alerts" when the alert engine changed an alert
                     yield ServerSentEvent(event=channel, data=data.decode())
         finally:
-            broadcaster.unsubscribe(sub)
+            close()
 
-    return EventSourceResponse(stream(), ping=settings.api.sse_ping_s)
+    def close() -> None:  # idempotent: at the stream's end, and at the response's if the stream never started
+        broadcaster.unsubscribe(sub)
+        slot.release()
+
+    return EventSourceResponse(stream(), ping=settings.api.sse_ping_s, background=BackgroundTask(close))

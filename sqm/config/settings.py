@@ -23,6 +23,7 @@ from sqm.config.production import production_problems
 from sqm.config.text import TextSettings
 from sqm.config.web import ApiSettings
 from sqm.errors import ConfigError
+from sqm.redact import redact_text
 
 DEFAULT_CONFIG_FILE = "sqm.yaml"
 
@@ -127,6 +128,10 @@ def _config_file() -> Path | None:
     return default if default.exists() else None
 
 
+_SECRET_PARTS = ("key", "secret", "token", "password", "url")
+"""A bad value under a key whose name holds one of these is not echoed in the message (it may be a secret)."""
+
+
 def _describe_one(error: Any) -> str:
     key = ".".join(str(p) for p in error["loc"]) or "<root>"
     if error["type"] == "value_error":
@@ -134,12 +139,14 @@ def _describe_one(error: Any) -> str:
         if not error["loc"] or reason.startswith(key + "."):
             return reason  # a check across keys names its own key (``api.webhooks[x].secret: ...``)
     bad = error.get("input")
-    shown = "" if isinstance(bad, dict | list) or bad is None else f" (got {bad!r})"
+    secret = any(part in str(p).lower() for p in error["loc"] for part in _SECRET_PARTS)
+    shown = "" if secret or isinstance(bad, dict | list) or bad is None else f" (got {bad!r})"
     return f"{key}: {error['msg']}{shown}"
 
 
 def _describe(err: ValidationError) -> str:
-    return "; ".join(_describe_one(e) for e in err.errors())
+    """Every error, naming its key; URLs (they carry tokens) masked to their scheme and host wherever they appear."""
+    return redact_text("; ".join(_describe_one(e) for e in err.errors()))
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

@@ -50,6 +50,11 @@ class ApiSettings(Section):
     rate_limit_per_s: float = Field(200.0, ge=0, description="requests per second per key or client address (0: off)")
     rate_limit_burst: int = Field(1000, ge=1, description="requests a caller may make at once above the rate")
     sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval on /v1/live")
+    sse_max_streams: int = Field(400, ge=1, description="open /v1/live streams in all (keep it well below the server's "
+                                 "connection limit, 1,000 under `sqm api`, so that ingest always gets a connection)")
+    sse_max_per_caller: int = Field(100, ge=1, description="open /v1/live streams per API key")
+    sse_max_anonymous: int = Field(200, ge=0, description="open /v1/live streams without a key, all addresses together")
+    sse_max_per_address: int = Field(10, ge=1, description="open /v1/live streams without a key, per client address")
     redis_headroom: float = Field(
         0.1, ge=0, lt=1, description="share of Redis maxmemory kept for the dataflow's writes: ingest answers 503 above "
         "maxmemory x (1 - this)"

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["api.security", "api.compare", "api.redact", "api.routes.config", "api.helpdesks.common", "api.helpdesks.chatwoot", "api.helpdesks.zendesk", "api.limits", "api.routes.events"]
+MODULES = ["api.security", "api.compare", "api.routes.config", "api.helpdesks.common", "api.helpdesks.chatwoot", "api.helpdesks.zendesk", "api.limits", "api.routes.events"]
 
 
 @pytest.mark.parametrize("name", MODULES)
