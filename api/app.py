@@ -13,16 +13,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from redis import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.limits import CallerLimits, RateLimitMiddleware, StreamSlots
 from api.live import ALERTS_CHANGED, Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
+from api.openapi import complete
 from api.routes import acklink, alerts, config, events, health, kpis, live, status, wallboard, webhooks
 from api.routes.improve import ROUTERS as IMPROVE_ROUTERS
 from api.security import KeyRing
@@ -32,6 +36,9 @@ from sqm.config import Settings
 from sqm.store import MemoryGuard, connect, memory_info, policy_problem
 
 log = logging.getLogger("sqm.api")
+
+BODY_NOT_PARSED = "There was an error parsing the body"
+"""FastAPI's 400 detail for a body it could not parse; sqm answers such a body 422, like any other bad input."""
 
 SWAGGER_UI_DIR = Path(str(resources.files("fastapi_swagger") / "resources"))
 """Swagger UI 5's bundle and styles (the ``fastapi-swagger`` package ships swagger-ui-dist's files), served
@@ -115,10 +122,20 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
             schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                                  description=app.description, routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {}).update(events.EVENT_COMPONENTS)
-            app.openapi_schema = schema
+            app.openapi_schema = complete(schema, app.routes, settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == BODY_NOT_PARSED:  # FastAPI's answer to a body that is not JSON
+            return JSONResponse({"detail": [{"loc": ["body"], "field": "", "msg": "the body is not valid JSON",
+                                             "type": "json_invalid"}]}, status_code=422)
+        if exc.status_code == 405:  # Starlette's Allow names only the first route of the path; every method it has
+            allowed = allowed_methods(app.routes, request.scope)
+            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RedisError)
     async def store_unavailable(request: Request, exc: RedisError) -> JSONResponse:
@@ -138,3 +155,12 @@ def _check_redis_policy(redis: Any) -> None:
         return
     if problem is not None:
         log.warning("api: %s", problem)
+
+
+def allowed_methods(routes: list[Any], scope: Any) -> list[str]:
+    """The methods of the path a 405 was for: of the routes with exactly that path if any (``/v1/alerts/route-test``
+    rather than ``/v1/alerts/{fingerprint}``), else of the first path that matched."""
+    matched = [r for r in routing.iter_route_contexts(routes) if hasattr(r, "matches") and r.matches(scope)[0] != Match.NONE]
+    exact = [r for r in matched if r.path_format == scope["path"]]
+    chosen = exact or [r for r in matched if matched and r.path_format == matched[0].path_format]
+    return sorted({m for r in chosen for m in r.methods or ()})

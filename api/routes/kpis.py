@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from api.compare import PERIOD_S, WINDOW_S, average, delta
 from api.deps import ClockDep, PublicViewerDep, RedisDep, SettingsDep
@@ -38,6 +39,17 @@ def read_latest(redis: Any, window: str, team: str | None, channel: str | None, 
             if (team is None or t == team) and (channel is None or c == channel) and (region is None or r == region):
                 values.append(raw)
     return sorted((to_builtins(decode_snapshot(v)) for v in values), key=_order)
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+
+
+def rfc3339_only(value: Any) -> Any:
+    """Refuse what pydantic would also read as a time but the schema does not promise (epoch numbers)."""
+    if isinstance(value, str) and not _RFC3339.match(value):
+        msg = "must be an RFC 3339 date-time with an offset, e.g. 2026-03-02T09:00:00+08:00"
+        raise ValueError(msg)
+    return value
 
 
 @router.get("", response_model=list[KpiSnapshotOut])
@@ -82,8 +94,10 @@ def history(
     team: Annotated[str, Query(max_length=64)] = ALL,
     channel: Annotated[str, Query(max_length=64)] = ALL,
     region: Annotated[str, Query(max_length=64)] = ALL,
-    since: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; default: an hour ago")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; default: now")] = None,
+    since: Annotated[AwareDatetime | None, BeforeValidator(rfc3339_only),
+                     Query(description="RFC 3339 with offset; default: an hour ago")] = None,
+    until: Annotated[AwareDatetime | None, BeforeValidator(rfc3339_only),
+                     Query(description="RFC 3339 with offset; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 2000,
     grain: Annotated[Literal["auto", "minute", "hour", "day", "week", "month"] | None, Query(
         description="the long history: hours and site-local days as kept, weeks and months merged from days; "
