@@ -3,7 +3,9 @@
 FastAPI documents what a route declares; the answers that come from around it are
 added here, route by route, from its dependencies: 401 and 403 where a key is checked
 (``require_*``), 429 where the rate limit applies, 503 where Redis is used (the store
-handler). A public route (``*_or_public`` with ``api.public_wallboard``) declares its
+handler), 404 where a keyed route's path names an item (``{id}``: no such item). A 422 is FastAPI's
+list of errors or sqm's ``{"detail": "<reason>"}`` (a check a schema cannot express,
+e.g. a period's format): both are declared. A public route (``*_or_public`` with ``api.public_wallboard``) declares its
 real security: a key is optional (``{}`` among the requirements), and a key that is
 presented must still be valid. schemathesis checks the result against the running API.
 """
@@ -27,7 +29,10 @@ _ANSWERS: dict[str, dict[str, Any]] = {
     "429": {"description": "rate limit: too many requests from this caller", "content": _PROBLEM, "headers": _RETRY},
     "503": {"description": "Redis is unavailable (or, for ingest, nearly full)", "content": _PROBLEM,
             "headers": _RETRY},
+    "404": {"description": "no such item", "content": _PROBLEM},
 }
+_FASTAPI_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+_ANY_422 = {"anyOf": [_FASTAPI_422, {"$ref": "#/components/schemas/Problem"}]}
 
 
 def _calls(dependant: Dependant) -> Iterator[str]:
@@ -45,14 +50,19 @@ def complete(schema: dict[str, Any], routes: list[Any], settings: Settings) -> d
         names = set(_calls(route.dependant))
         keyed = any(n.startswith("require_") for n in names)
         public = any(n.endswith("_or_public") for n in names) and settings.api.public_wallboard
-        codes = [c for c, wanted in (("401", keyed), ("403", keyed), ("503", "get_redis" in names),
-                                     ("429", limited and not (route.path_format or "").startswith(EXEMPT))) if wanted]
+        path = route.path_format or ""
+        codes = [c for c, wanted in (("401", keyed), ("403", keyed), ("503", "get_redis" in names), ("404", keyed and "{" in path),
+                                     ("429", limited and not path.startswith(EXEMPT))) if wanted]
         for method in route.methods or ():
             op = schema["paths"].get(route.path_format, {}).get(method.lower())
             if op is None:
                 continue
+            responses = op.setdefault("responses", {})
             for code in codes:
-                op.setdefault("responses", {}).setdefault(code, _ANSWERS[code])
+                responses.setdefault(code, _ANSWERS[code])
+            body = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if body.get("schema") == _FASTAPI_422:
+                body["schema"] = _ANY_422
             if public and op.get("security"):
                 op["security"] = [{}, *op["security"]]
     return schema
