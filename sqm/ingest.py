@@ -10,6 +10,8 @@ source all turn what they were sent into ``ServiceEvent`` values here:
   its dead letter (the whole entry as one letter when it is not events at all).
 - ``decode_mapped(obj, source=, raw=, ...)``: an event a webhook adapter built as a dict.
 
+A dead letter keeps what customers wrote only with ``keep_text`` (``text.keep_raw``).
+
 Each is total: whatever the bytes (invalid UTF-8, any JSON, hostile names), the
 answer is a value; a property test feeds them arbitrary bytes and JSON. Each also
 takes ``times`` and ``now`` (epoch seconds of the wall clock, from a ``Clock``) and
@@ -102,45 +104,47 @@ def decode_batch(raw: bytes, *, times: EventTimes, now: float) -> list[ServiceEv
     return _out_of_range(got, times, now, batch=raw.lstrip()[:1] == b"[") or got
 
 
-def _letter(err: InvalidEvent, source: str, raw: bytes) -> DeadLetter:
-    return dead_letter(reason=err.reason, field=err.field, source=source, raw=raw)
+def _letter(err: InvalidEvent, source: str, raw: bytes, keep_text: bool) -> DeadLetter:
+    return dead_letter(reason=err.reason, field=err.field, source=source, raw=raw, keep_text=keep_text)
 
 
-def decode_record(raw: bytes, *, source: str, times: EventTimes, now: float) -> ServiceEvent | DeadLetter:
+def decode_record(raw: bytes, *, source: str, times: EventTimes, now: float,
+                  keep_text: bool = False) -> ServiceEvent | DeadLetter:
     """One JSON event: the event, or its dead letter (``reason``, ``field``, ``source``, ``raw``)."""
     try:
         ev = decode_event(raw)
     except InvalidEvent as err:
-        return _letter(err, source, raw)
+        return _letter(err, source, raw, keep_text)
     except Exception as err:
-        return _letter(_unexpected(err), source, raw)
+        return _letter(_unexpected(err), source, raw, keep_text)
     bad = _out_of_range([ev], times, now, batch=False)
-    return ev if bad is None else _letter(bad, source, raw)
+    return ev if bad is None else _letter(bad, source, raw, keep_text)
 
 
-def decode_entry(raw: bytes, *, source: str, times: EventTimes, now: float) -> list[ServiceEvent | DeadLetter]:
+def decode_entry(raw: bytes, *, source: str, times: EventTimes, now: float,
+                 keep_text: bool = False) -> list[ServiceEvent | DeadLetter]:
     """A stream entry (one event or an array of them): each event, or its dead letter when its ``ts`` is out of
     range (holding that event alone); one dead letter for an entry that is not events."""
     got = _decode_batch(raw)
     if isinstance(got, InvalidEvent):
         where = f"event[{got.index}]: " if got.index is not None else ""
-        return [dead_letter(reason=where + got.reason, field=got.field, source=source, raw=raw)]
+        return [dead_letter(reason=where + got.reason, field=got.field, source=source, raw=raw, keep_text=keep_text)]
     out: list[ServiceEvent | DeadLetter] = []
     for ev in got:
         why = times.refusal(ev.ts.timestamp(), now)
-        out.append(ev if why is None else dead_letter(reason=why, field="ts", source=source, raw=encode(ev)))
+        out.append(ev if why is None else dead_letter(reason=why, field="ts", source=source, raw=encode(ev),
+                                                           keep_text=keep_text))
     return out
 
 
-
 def decode_mapped(obj: dict[str, Any], *, source: str, raw: bytes, times: EventTimes,
-                  now: float) -> ServiceEvent | DeadLetter:
+                  now: float, keep_text: bool = False) -> ServiceEvent | DeadLetter:
     """An event built as a dict (a webhook adapter's): the event, or a dead letter holding the delivery ``raw``."""
     try:
         ev = event_from_dict(obj)
     except InvalidEvent as err:
-        return _letter(InvalidEvent(err.field, f"invalid event: {err}"), source, raw)
+        return _letter(InvalidEvent(err.field, f"invalid event: {err}"), source, raw, keep_text)
     except Exception as err:
-        return _letter(_unexpected(err), source, raw)
+        return _letter(_unexpected(err), source, raw, keep_text)
     bad = _out_of_range([ev], times, now, batch=False)
-    return ev if bad is None else _letter(bad, source, raw)
+    return ev if bad is None else _letter(bad, source, raw, keep_text)

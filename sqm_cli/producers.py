@@ -96,7 +96,7 @@ def replay(
         for lineno, line in enumerate(stream, 1):
             if line.strip():
                 got = decode_record(line.rstrip(b"\r\n"), source=f"replay:{file.name}:{lineno}", times=times,
-                                    now=clock.now().timestamp())
+                                    now=clock.now().timestamp(), keep_text=settings.text.keep_raw)
                 if isinstance(got, ServiceEvent):
                     good.append(got)
                 else:

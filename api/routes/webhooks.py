@@ -33,8 +33,9 @@ log = logging.getLogger("sqm.api")
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-def _dead_letter(redis: Any, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
-    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw)])
+def _dead_letter(redis: Any, settings: Settings, src: WebhookSource, field: str, reason: str, raw: bytes) -> None:
+    append_dead_letters(redis, [dead_letter(reason=reason, field=field, source=f"webhook:{src.name}", raw=raw,
+                                            keep_text=settings.text.keep_raw)])
 
 
 def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Mapped], raw: bytes,
@@ -44,7 +45,7 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
     times = EventTimes.of(settings.streams)
     for m in mapped:
         got: ServiceEvent | DeadLetter = decode_mapped(m.event, source=f"webhook:{src.name}", raw=raw, times=times,
-                                                       now=now)
+                                                       now=now, keep_text=settings.text.keep_raw)
         if not isinstance(got, ServiceEvent):
             append_dead_letters(redis, [got])
             return 0, 0, 1
@@ -107,11 +108,11 @@ async def receive(name: str, request: Request, settings: SettingsDep, redis: Red
     try:
         mapped = helpdesk.map(src, body, now, teams)
     except Malformed as err:
-        await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
+        await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_malformed").inc()
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"not a {src.kind} delivery: {err}") from err
     except Unmappable as err:
-        await run_in_threadpool(_dead_letter, redis, src, err.field, err.reason, body)
+        await run_in_threadpool(_dead_letter, redis, settings, src, err.field, err.reason, body)
         request.app.state.metrics.events_rejected.labels(reason="webhook_unmappable").inc()
         return WebhookAccepted(accepted=0, skipped=0, dead_lettered=1, detail=str(err))
     if not mapped:

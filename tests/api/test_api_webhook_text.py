@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from sqm import keys
 from sqm.config import Settings
-from tests.api.conftest import KEYS
+from tests.api.conftest import KEYS, SOURCES, TEST_STREAMS
 from tests.api.test_api_events import stream_events
-from tests.api.test_api_webhooks import SOURCES, chatwoot_post, conversation
-
-
-@pytest.fixture
-def hooks(make_client):
-    return make_client(Settings(api={"webhooks": SOURCES, "keys": [{"key": KEYS["ingest"], "role": "ingest"}]}))
+from tests.api.test_api_webhooks import chatwoot_post, conversation
 
 
 def incoming(content: str | None = "我要投诉，等了半小时没人回复", mid: int = 1001, **over):
@@ -81,7 +74,7 @@ def test_a_bad_rating_is_dead_lettered_without_the_customers_words(hooks, redis)
 
 def test_with_keep_raw_the_dead_letter_keeps_the_text(make_client, redis):
     client = make_client(Settings(api={"webhooks": SOURCES, "keys": [{"key": KEYS["ingest"], "role": "ingest"}]},
-                                  text={"keep_raw": True}))
+                                  text={"keep_raw": True}, streams=TEST_STREAMS))
     chatwoot_post(client, csat_answer(0, feedback="还是没解决"))
     [(_, letter)] = redis.xrange(keys.DLQ)
     raw = json.loads(letter[b"raw"])
