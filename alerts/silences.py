@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
@@ -22,6 +23,7 @@ from alerts.matchers import matches_all, parse, parse_all
 from sqm.config import InhibitRule, QuietHours
 from sqm.models import Alert
 
+log = logging.getLogger("sqm.alerts")
 
 class Silence(msgspec.Struct, kw_only=True):
     id: str
@@ -38,7 +40,12 @@ class Silence(msgspec.Struct, kw_only=True):
         return self.starts_at <= now < self.ends_at and self.expired_at is None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return matches_all((parse(m) for m in self.matchers), labels)
+        """Whether every matcher matches; a stored matcher that no longer parses matches nothing (logged)."""
+        try:
+            return matches_all((parse(m) for m in self.matchers), labels)
+        except ValueError as err:
+            log.error("silence %s ignored: %s", self.id, err)
+            return False
 
     @property
     def status(self) -> str:
