@@ -4,7 +4,10 @@ A receiver's URL picks its notifier (``alerts.notifier``) by its scheme, in ``NO
 
 - a *checked bot* — ``wecombot://``, ``dingtalk://``, ``feishu://``, ``lark://`` (``alerts.bots``):
   sqm posts the vendor's payload and reads the vendor's code in the reply;
-- ``mailto://`` / ``mailtos://``, and any other scheme: through Apprise. ``notify()`` returning
+- ``json://`` / ``jsons://`` without query parameters: posted by sqm (``alerts.webhook``), on the
+  sender's pooled HTTP client, with an ``Idempotency-Key``;
+- ``mailto://`` / ``mailtos://``, and any other scheme: through Apprise, its socket timeouts
+  (``cto``, ``rto``) set to ``alerts.timeout_s`` (a URL may set them lower, not higher). ``notify()`` returning
   False is a failed delivery (retried); a URL Apprise cannot load is ``invalid`` (a configuration
   bug, not retried forever);
 - the built-in ``console`` receiver (no URL): one line on stderr.
@@ -29,12 +32,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from alerts.bots import DINGTALK, FEISHU, LARK, WECOM
 from alerts.notifier import Delivery, Notifier, Outgoing, Target, Wire
+from alerts.webhook import WEBHOOK
 from sqm.keys import short_hash
 from sqm.redact import mask_url
 
@@ -77,9 +81,22 @@ class AppriseUrl:
                 plugin = apprise.Apprise.instantiate(target.url)
                 if plugin is None:
                     return Delivery("invalid", None, "Apprise cannot load this URL")
+                bound_timeouts(plugin, target.url, wire.timeout_s)
                 wire.plugins[target.url] = plugin
         ok = plugin.notify(body=payload.body, title=payload.title, body_format=apprise.NotifyFormat(payload.body_format))
         return Delivery("ok") if ok else Delivery("failed", None, "Apprise notify() returned False")
+
+
+def bound_timeouts(plugin: Any, url: str, timeout_s: float) -> None:
+    """Apprise's connect and read timeouts (``cto``, ``rto``; 4 s by default, 15 s for e-mail) set to
+    ``timeout_s``, or to the URL's own value where it is lower."""
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+    for param, attr in (("cto", "socket_connect_timeout"), ("rto", "socket_read_timeout")):
+        try:
+            own = float(query[param])
+        except (KeyError, ValueError):
+            own = timeout_s
+        setattr(plugin, attr, min(own, timeout_s))
 
 
 class Console:
@@ -113,6 +130,8 @@ NOTIFIERS: dict[str, Notifier[Any]] = {
     "lark": LARK,
     "mailto": EMAIL,
     "mailtos": EMAIL,
+    "json": WEBHOOK,
+    "jsons": WEBHOOK,
 }
 """URL scheme → notifier; a scheme not listed goes through Apprise, a receiver without a URL to the console."""
 
@@ -120,7 +139,9 @@ NOTIFIERS: dict[str, Notifier[Any]] = {
 def notifier_for(url: str, notifiers: Mapping[str, Notifier[Any]] = NOTIFIERS) -> Notifier[Any]:
     if not url:
         return CONSOLE
-    return notifiers.get(urlsplit(url).scheme.lower(), APPRISE)
+    found = notifiers.get(urlsplit(url).scheme.lower(), APPRISE)
+    accepts = getattr(found, "accepts", None)
+    return found if accepts is None or accepts(url) else APPRISE
 
 
 def target(url: str, notifiers: Mapping[str, Notifier[Any]] = NOTIFIERS) -> Target:
@@ -145,16 +166,18 @@ class Sender:
             quiet = logging.getLogger(name)
             if quiet.getEffectiveLevel() < logging.WARNING:
                 quiet.setLevel(logging.WARNING)
-        self._wire = Wire(httpx.Client(timeout=timeout_s, transport=transport), console)
+        self._wire = Wire(httpx.Client(timeout=timeout_s, transport=transport), console, timeout_s)
 
     def close(self) -> None:
         self._wire.http.close()
 
-    def send(self, t: Target, title: str, body: str, fmt: str, mentions: Sequence[str] = ()) -> Delivery:
+    def send(self, t: Target, title: str, body: str, fmt: str, mentions: Sequence[str] = (), *,
+             key: str = "") -> Delivery:
+        """Render and send one message; ``key`` is the notification's id (kept across retries)."""
         started = time.perf_counter()
         notifier = notifier_for(t.url, self.notifiers)
         try:
-            payload = notifier.render(t, Outgoing(title, body, fmt, tuple(mentions)), self.clock())
+            payload = notifier.render(t, Outgoing(title, body, fmt, tuple(mentions), key), self.clock())
             result = notifier.send(t, payload, self._wire)
         except Exception as err:  # a failed send never raises into the engine
             result = Delivery("failed", None, f"{type(err).__name__}: {err}"[:300])

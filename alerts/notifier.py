@@ -69,6 +69,8 @@ class Outgoing:
     """``markdown``, ``text``, ``html`` or ``line``."""
     mentions: tuple[str, ...] = ()
     """People to @mention: user ids, or digits for mobile numbers."""
+    key: str = ""
+    """The notification's id: the same on every retry (a webhook's ``Idempotency-Key``)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +79,8 @@ class Wire:
 
     http: httpx.Client
     console: TextIO | None = None
+    timeout_s: float = 10.0
+    """``alerts.timeout_s``: the bound of one send on every kind (the HTTP client's, Apprise's sockets)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while writing the console or touching ``plugins`` (sends run in a thread pool)."""
     plugins: dict[str, Any] = field(default_factory=dict)

@@ -305,7 +305,7 @@ class Outbox:
             reason = "first" if firing else "resolved"
         msg = render(t.render_as, lang, reason, firing, resolved, mentions=mentions,
                      wallboard_url=head.ctx.get("wallboard_url", ""), escalation=head.ctx.get("escalation"))
-        result = self.sender.send(t, msg.title, msg.body, msg.format, mentions)
+        result = self.sender.send(t, msg.title, msg.body, msg.format, mentions, key=head.id)
         self._record(t, head, batch[1:], result, now)
 
     def _record(self, t: Target, head: Notification, folded: list[Notification], result: Delivery,

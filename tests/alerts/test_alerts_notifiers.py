@@ -20,6 +20,7 @@ import pytest
 from alerts.bots import HttpPost
 from alerts.channels import NOTIFIERS, AppriseCall, Sender, notifier_for, target
 from alerts.notifier import Delivery, Outgoing, Target, Wire
+from alerts.webhook import JsonPost
 
 NOW_S = 1767225600.123  # 2026-01-01 00:00:00.123 UTC
 SECRET = "SECdemo0123456789"
@@ -41,7 +42,10 @@ SECRET = "SECdemo0123456789"
     ("lark://tok98765", "feishu", "lark://to...65", "feishu", True,
      "https://open.larksuite.com/open-apis/bot/v2/hook/", "tok98765", ""),
     ("mailto://u:p@example.com?to=a@example.com", "email", None, "email", False, "", "", ""),
-    ("json://example.com/x", "generic", None, "generic", False, "", "", ""),
+    ("json://example.com/x", "generic", "json://example.com/…", "generic", False, "http://example.com/x", "", ""),
+    ("jsons://u:pw@example.com:8443/x", "generic", "jsons://u:****@example.com:8443/…", "generic", False,
+     "https://example.com:8443/x", "u", "pw"),
+    ("json://example.com/x?+X-Token=1", "generic", None, "generic", False, "", "", ""),  # Apprise's
     ("bogus://x", "generic", "bogus://(invalid)", "generic", False, "", "", ""),
     ("", "console", "console", "console", False, "", "", ""),
 ])
@@ -96,8 +100,14 @@ DINGTALK_SIGNED = {"access_token": "tok123456", "timestamp": "1767225600123",
     ("lark://tok98765?api=http://127.0.0.1:9/fixed", Outgoing("t", "hello", "markdown"),
      _post("http://127.0.0.1:9/fixed", {}, '{"msg_type":"text","content":{"text":"hello"}}')),
     ("mailto://u:p@example.com?to=a@example.com", Outgoing("T", "<p>b</p>", "html"), AppriseCall("T", "<p>b</p>", "html")),
-    ("json://example.com/x", Outgoing("T", "**b**", "markdown"), AppriseCall("T", "**b**", "markdown")),
-    ("json://example.com/x", Outgoing("T", "b", "line"), AppriseCall("T", "b", "text")),
+    ("json://example.com/x?+X-Token=1", Outgoing("T", "**b**", "markdown"), AppriseCall("T", "**b**", "markdown")),
+    ("json://example.com/x?-p=1", Outgoing("T", "b", "line"), AppriseCall("T", "b", "text")),
+    ("json://example.com/x", Outgoing("T", "b", "line", key="n1"),
+     JsonPost("http://example.com/x", b'{"version":"1.0","title":"T","message":"b","attachments":[],"type":"info"}',
+              {"Content-Type": "application/json", "User-Agent": "sqm", "Idempotency-Key": "n1"})),
+    ("jsons://u:pw@example.com/x", Outgoing("T", "b", "text"),
+     JsonPost("https://example.com/x", b'{"version":"1.0","title":"T","message":"b","attachments":[],"type":"info"}',
+              {"Content-Type": "application/json", "User-Agent": "sqm"}, ("u", "pw"))),
     ("", Outgoing("[FIRING] x", "[FIRING] x |  csat\n 81.0%", "line"), "sqm alert: [FIRING] x | csat 81.0%\n"),
     ("", Outgoing("only a title", " \n", "line"), "sqm alert: only a title\n"),
 ])
