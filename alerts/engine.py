@@ -43,6 +43,7 @@ from alerts.lifecycle import Change, Policy, due, escalate, mark_held, observe
 from alerts.messages import Names, alert_view
 from alerts.mute import MuteDecision, MuteStage
 from alerts.outbox import Outbox
+from alerts.restate import restate
 from alerts.routing import RouteMatch, build_tree, receivers_for
 from alerts.store import AlertStore, Transition
 from sqm.clock import Clock, SystemClock
@@ -73,7 +74,7 @@ class Engine:
         self.receivers = {r.name: r for r in [*self.cfg.receivers, *person_receivers(self.cfg)]}
         self.sender = sender or Sender(timeout_s=self.cfg.timeout_s, console=console)
         self.outbox = Outbox(redis, self.cfg, sender=self.sender, consumer=consumer, now=self.now, workers=workers,
-                             receivers=list(self.receivers.values()))
+                             receivers=list(self.receivers.values()), restate=self.restate)
         self._stage: MuteStage | None = None
         self._next_purge = 0.0
 
@@ -326,6 +327,15 @@ class Engine:
                             reason=decision.reason, group_key=group.key,
                             fingerprints=[a.fingerprint for a in (*decision.firing, *decision.resolved)], now=now,
                             pipe=pipe)
+
+    def restate(self, ctx: dict[str, Any], fingerprints: list[str], now: datetime) -> tuple[dict[str, Any] | None, str]:
+        """A queued notification's context with its alerts as they are now (``alerts.restate``)."""
+        current = self.store.get_many(fingerprints)
+
+        def view(a: Alert, lang: str) -> dict[str, Any]:
+            link = ack_url(self.settings, a.fingerprint, now) if a.state == "firing" else ""
+            return alert_view(a, lang, self.names, now, link)
+        return restate(ctx, current, view)
 
     def _marker(self, sil: list[str], inh: str | None, now: datetime) -> Transition:
         return lambda old: [mark_held(old, sil, inh, now, self.policy)]

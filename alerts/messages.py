@@ -82,7 +82,7 @@ _TEMPLATES = {
     "title": (
         "{% if reason == 'test' %}[{{ w.test }}] sqm{% elif reason == 'escalation' %}[{{ w.escalation }}] "
         "{{ firing[0].kpi_name }} · {{ firing[0].where }}{% elif firing %}[{{ w.flapping if reason == 'flapping' "
-        "else w.firing }}{% if firing|length > 1 %}:{{ firing|length }}{% endif %}] {{ firing[0].kpi_name }} · "
+        "else (w.acknowledged if reason == 'acknowledged' else w.firing) }}{% if firing|length > 1 %}:{{ firing|length }}{% endif %}] {{ firing[0].kpi_name }} · "
         "{{ firing[0].where }}{% else %}[{{ w.resolved }}{% if resolved|length > 1 %}:{{ resolved|length }}"
         "{% endif %}] {{ resolved[0].kpi_name }} · {{ resolved[0].where }}{% endif %}"
     ),
@@ -196,7 +196,7 @@ def alert_view(alert: Alert, lang: str, names: Names, now: datetime, ack_url: st
         f"{c.value} {c.share * 100:.0f}%" for c in sorted(a.contributors, key=lambda c: -c.share)[:3]
     )
     return {
-        "kpi": a.kpi, "kpi_name": kpi_name, "value": format_value(a.kpi, a.value, lang, alongside=(a.expected,)),
+        "fingerprint": alert.fingerprint, "kpi": a.kpi, "kpi_name": kpi_name, "value": format_value(a.kpi, a.value, lang, alongside=(a.expected,)),
         "baseline": format_value(a.kpi, a.expected, lang, alongside=(a.value,)),
         "change": format_change(a.kpi, a.value, a.expected, lang, change_pct=a.change_pct), "where": where,
         "window": window_label(a, lang), "raw_window": a.window,

@@ -26,16 +26,31 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from alerts.channels import Delivery, Sender, Target, target
 from alerts.lease import LeaseKeeper, Schedule
 from alerts.messages import render
+from alerts.notifications import (
+    Attempt,
+    Notification,
+    backoff_s,
+    decode_notification,
+    latest_attempts,
+    latest_notifications,
+    read_notification,
+    urls_of,
+    views_of,
+)
 from sqm import keys
 from sqm.config import AlertSettings, Receiver
 from sqm.models import encode
 
+__all__ = ["Attempt", "Notification", "Outbox", "backoff_s", "latest_attempts", "latest_notifications",
+           "read_notification", "urls_of"]
+
 log = logging.getLogger("sqm.alerts")
+
+Restate = Callable[[dict[str, Any], list[str], datetime], tuple[dict[str, Any] | None, str]]
+"""(context, fingerprints, now) → (the context as of now, or None: superseded; why)."""
 
 _BUCKET = """
 local cap = tonumber(ARGV[1])
@@ -53,99 +68,13 @@ return wait
 """
 
 
-class Attempt(msgspec.Struct, kw_only=True):
-    at: datetime
-    channel: str
-    status: str
-    code: str | None = None
-    detail: str = ""
-    latency_ms: float = 0.0
-    by: str = ""
-
-
-class Notification(msgspec.Struct, kw_only=True):
-    """One message for one URL of one receiver; ``ctx`` is what ``messages.render`` needs."""
-
-    id: str
-    kind: str
-    """``digest``, ``escalation``, ``failover`` or ``test``."""
-    receiver: str
-    url_index: int
-    channel: str
-    """The masked URL (or ``console``)."""
-    title: str
-    severity: str = "warning"
-    reason: str = ""
-    lang: str = "zh"
-    ctx: dict[str, Any] = msgspec.field(default_factory=dict)
-    group_key: str = ""
-    fingerprints: list[str] = msgspec.field(default_factory=list)
-    created_at: datetime
-    due_at: datetime
-    status: str = "pending"
-    """``pending``, ``delivered``, ``failed`` (gave up) or ``invalid`` (the URL cannot be used)."""
-    attempts: list[Attempt] = msgspec.field(default_factory=list)
-    delivered_at: datetime | None = None
-    folded: list[str] = msgspec.field(default_factory=list)
-    """ids of notifications sent inside this one (rate-limit overflow)."""
-    folded_into: str | None = None
-    failover_of: str | None = None
-    failed_over: bool = False
-
-
-_decode = msgspec.json.Decoder(Notification).decode
-
-
-def backoff_s(attempt: int, base: float, cap: float) -> float:
-    """Seconds before retry number ``attempt`` (1-based): base, 2·base, 4·base … up to ``cap``.
-
-    >>> [backoff_s(n, 2, 30) for n in range(1, 7)]
-    [2, 4, 8, 16, 30, 30]
-    """
-    return min(cap, base * 2 ** (attempt - 1))
-
-
-def _views(ctx: dict[str, Any], key: str, lang: str) -> list[dict[str, Any]]:
-    got = ctx.get(key) or []
-    return (got.get(lang) or got.get("en") or []) if isinstance(got, dict) else got
-
-
-def urls_of(receiver: Receiver) -> list[str]:
-    return [u.get_secret_value() for u in receiver.urls] or ([""] if receiver.name == "console" else [])
-
-
-def _str(x: bytes | str) -> str:
-    return x.decode() if isinstance(x, bytes) else x
-
-
-def read_notification(redis: Any, nid: str) -> Notification | None:
-    raw = redis.hget(keys.OUTBOX, nid)
-    return _decode(raw) if raw else None
-
-
-def latest_notifications(redis: Any, limit: int) -> list[Notification]:
-    """Up to ``limit`` pending notifications (soonest due first), then the latest finished ones."""
-    pending = [_str(x) for x in redis.zrange(keys.OUTBOX_DUE, 0, limit - 1)]
-    done = [_str(x) for x in redis.zrevrange(keys.OUTBOX_DONE, 0, limit - 1)]
-    ids = list(dict.fromkeys(pending + done))
-    raws = redis.hmget(keys.OUTBOX, ids) if ids else []
-    return [_decode(r) for r in raws if r]
-
-
-def latest_attempts(redis: Any, limit: int) -> list[dict[str, str]]:
-    """The latest delivery attempts from ``sqm:alert:deliveries``, newest first."""
-    out = []
-    for entry_id, fields in redis.xrevrange(keys.DELIVERIES, count=limit):
-        row = {_str(k): _str(v) for k, v in fields.items()}
-        row["entry"] = _str(entry_id)
-        out.append(row)
-    return out
-
-
 class Outbox:
     def __init__(self, redis: Any, settings: AlertSettings, *, sender: Sender, consumer: str,
-                 now: Callable[[], datetime], workers: int = 8, receivers: Sequence[Receiver] | None = None) -> None:
+                 now: Callable[[], datetime], workers: int = 8, receivers: Sequence[Receiver] | None = None,
+                 restate: Restate | None = None) -> None:
         self.redis = redis
+        self.restate = restate
+        """Rewrites a notification's context just before it is sent (``alerts.restate``); None: as queued."""
         self.settings = settings
         self.sender = sender
         self.consumer = consumer
@@ -231,7 +160,7 @@ class Outbox:
             if raw is None:
                 self.redis.zrem(keys.OUTBOX_DUE, nid)
                 continue
-            n = _decode(raw)
+            n = decode_notification(raw)
             if n.status != "pending":
                 self.redis.zrem(keys.OUTBOX_DUE, nid)
                 continue
@@ -294,11 +223,14 @@ class Outbox:
                 self.redis.zadd(keys.OUTBOX_DUE, {n.id: due for n in batch})
                 log.info("%s: rate limit, %d notification(s) wait %.1f s", t.masked, len(batch), wait_ms / 1000)
                 return
+        batch = self._restated(batch, now)
+        if not batch:
+            return
         head = batch[0]
         rec = self.receivers[head.receiver]
         lang = rec.language
-        firing = [v for n in batch for v in _views(n.ctx, "firing", lang)]
-        resolved = [v for n in batch for v in _views(n.ctx, "resolved", lang)]
+        firing = [v for n in batch for v in views_of(n.ctx, "firing", lang)]
+        resolved = [v for n in batch for v in views_of(n.ctx, "resolved", lang)]
         mentions = list(dict.fromkeys(m for n in batch for m in n.ctx.get("mentions", [])))
         reason = head.ctx.get("reason", head.reason)
         if len(batch) > 1:
@@ -307,6 +239,28 @@ class Outbox:
                      wallboard_url=head.ctx.get("wallboard_url", ""), escalation=head.ctx.get("escalation"))
         result = self.sender.send(t, msg.title, msg.body, msg.format, mentions, key=head.id)
         self._record(t, head, batch[1:], result, now)
+
+    def _restated(self, batch: list[Notification], now: datetime) -> list[Notification]:
+        """The batch as of now: each context restated, superseded ones finished without a send."""
+        if self.restate is None:
+            return batch
+        kept = []
+        for n in batch:
+            ctx, why = self.restate(n.ctx, n.fingerprints, now)
+            if ctx is not None:
+                n.ctx = ctx
+                kept.append(n)
+                continue
+            log.info("notification %s %s dropped at send time (%s)", n.kind, n.id, why)
+            n.status = "superseded"
+            n.attempts.append(Attempt(at=now, channel=n.channel, status="superseded", detail=why, by=self.consumer))
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(keys.OUTBOX, n.id, encode(n))
+            pipe.zrem(keys.OUTBOX_DUE, n.id)
+            pipe.zadd(keys.OUTBOX_DONE, {n.id: now.timestamp()})
+            pipe.execute()
+            self.leases.release([n.id])
+        return kept
 
     def _record(self, t: Target, head: Notification, folded: list[Notification], result: Delivery,
                 started: datetime) -> None:

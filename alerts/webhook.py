@@ -63,9 +63,9 @@ class JsonWebhook:
         return JsonPost(target.endpoint, encode_json(body), headers, auth)
 
     def send(self, target: Target, payload: JsonPost, wire: Wire) -> Delivery:
+        auth = httpx.BasicAuth(*payload.auth) if payload.auth else httpx.USE_CLIENT_DEFAULT
         try:
-            reply = wire.http.post(payload.url, content=payload.content, headers=payload.headers,
-                                   auth=payload.auth)
+            reply = wire.http.post(payload.url, content=payload.content, headers=payload.headers, auth=auth)
         except httpx.TimeoutException as err:
             return Delivery("failed", None, f"no answer within {wire.timeout_s:g} s ({type(err).__name__})")
         except httpx.HTTPError as err:
