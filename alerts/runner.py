@@ -23,6 +23,7 @@ import msgspec
 import redis as redis_lib
 
 from alerts.engine import Engine
+from alerts.heartbeats.monitor import HeartbeatMonitor
 from sqm import keys
 from sqm.clock import Clock
 from sqm.config import Settings
@@ -87,6 +88,10 @@ class Alerter:
         self.periodic_every_s = periodic_every_s
         self.consumer = consumer or default_consumer(settings)
         self.engine = Engine(settings, redis, clock=clock, console=console, consumer=self.consumer, workers=workers)
+        self.heartbeat = (HeartbeatMonitor(settings, redis, consumer=self.consumer, now=self.engine.now,
+                                           monotonic=self.engine.clock.monotonic)
+                          if settings.alerts.heartbeat.enabled else None)
+        """Beats for this alerter and, once a minute, watches arrivals, the flow and the other alerters."""
         self.claim_idle_ms = int(claim_idle_s * 1000)
         ensure_group(redis)
         with contextlib.suppress(redis_lib.ResponseError):
@@ -95,6 +100,9 @@ class Alerter:
 
     def close(self) -> None:
         self.engine.close()
+        if self.heartbeat is not None:
+            with contextlib.suppress(redis_lib.RedisError):
+                self.heartbeat.leave()
 
     def read(self, block_ms: int | None, count: int = 500) -> int:
         """Read, handle and acknowledge one batch of anomalies; returns how many entries were read."""
@@ -124,9 +132,13 @@ class Alerter:
         return []
 
     def step(self, *, block_ms: int | None = None, wait: bool = True) -> dict[str, int]:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
         read = self.read(block_ms)
         done = self.engine.tick(wait=wait)
         done["read"] = read
+        if self.heartbeat is not None:
+            done["heartbeats"] = len(self.heartbeat.tick())
         return done
 
     def run(self, stop: threading.Event, *, max_block_s: float = 0.25) -> None:

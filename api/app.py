@@ -23,6 +23,7 @@ from redis import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from alerts.heartbeats.watchdog import AlerterWatchdog
 from api.limits import CallerLimits, RateLimitMiddleware, StreamSlots
 from api.live import ALERTS_CHANGED, Broadcaster
 from api.metrics import ApiMetrics, ObservingMiddleware
@@ -72,10 +73,18 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     # the alert engine publishes nothing: the newest update in its index tells the wallboards to look
     broadcaster.watch(ALERTS_CHANGED, lambda r: r.zrevrange(keys.ALERT_INDEX, 0, 0, withscores=True), every_s=1.0)
 
+    beat = settings.alerts.heartbeat
+    watchdog = (AlerterWatchdog(settings, redis, clock=clock, every_s=min(10.0, beat.every_s))
+                if beat.enabled and beat.watchdog else None)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.reopen()
+        if watchdog is not None:  # a dead alerter cannot say so: the API tells the receivers
+            watchdog.start()
         yield
+        if watchdog is not None:
+            watchdog.stop()
         broadcaster.stop()
 
     app = FastAPI(
@@ -96,6 +105,7 @@ def create_app(settings: Settings, *, redis: Any = None, clock: Clock | None = N
     app.state.keyring = keyring
     app.state.metrics = metrics
     app.state.broadcaster = broadcaster
+    app.state.watchdog = watchdog
 
     a = settings.api
     app.state.stream_slots = StreamSlots(total=a.sse_max_streams, per_caller=a.sse_max_per_caller,

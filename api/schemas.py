@@ -160,6 +160,11 @@ class Ready(_Out):
     redis: str
     warnings: list[str] = Field(default_factory=list, description="an evicting maxmemory-policy, ingest refused "
                                 "for memory pressure")
+    heartbeats: dict[str, dict[str, float | bool]] = Field(
+        default_factory=dict,
+        description="every heartbeat check (`source:<name>`, `team:<name>`, `flow_lag`, `alerter:<name>`, "
+                    "`watchdog`): `age_s` (since the last arrival / heartbeat, or the flow's lag), `alarm` (open), "
+                    "and for silences `expected` arrivals and their probability `p`")
 
 
 # --- alerts ------------------------------------------------------------------------

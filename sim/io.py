@@ -135,6 +135,6 @@ def write_stream(redis: Any, events: Events, partitions: int, *, batch: int = 20
     """
     count = 0
     for chunk in batches(events, batch):
-        append_events(redis, chunk, partitions)
+        append_events(redis, chunk, partitions, source="sim")
         count += len(chunk)
     return count

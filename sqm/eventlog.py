@@ -13,13 +13,23 @@ their dead letters once (see there).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 
-from sqm.keys import DLQ, DLQ_POSITIONS, EVENTS_PER_ENTRY, events_stream, partition_for
+from sqm.keys import (
+    DLQ,
+    DLQ_POSITIONS,
+    EVENTS_PER_ENTRY,
+    INGEST_COUNT_TTL_S,
+    INGEST_SEEN,
+    events_stream,
+    ingest_count,
+    partition_for,
+)
 from sqm.models import ServiceEvent, encode
 
 DLQ_MAXLEN = 100_000
@@ -40,21 +50,40 @@ def group_by_partition(events: Iterable[ServiceEvent], partitions: int) -> dict[
     return out
 
 
-def append_events(redis: Any, events: Sequence[ServiceEvent], partitions: int) -> list[bytes]:
+def append_events(redis: Any, events: Sequence[ServiceEvent], partitions: int, *, source: str = "api",
+                  now: float | None = None) -> list[bytes]:
     """XADD the events, ``EVENTS_PER_ENTRY`` to an entry, in one MULTI/EXEC transaction; returns the entry ids.
 
     All or nothing: Redis refuses the whole transaction (EXECABORT, or OOM at EXEC) or runs all of it,
     so an error means no event was written. (A transaction needs every stream on one server: with a
-    Redis Cluster the partitions' hash tags would put them on different slots.)
+    Redis Cluster the partitions' hash tags would put them on different slots.) The same transaction
+    counts the arrival for the heartbeats (``count_arrival``): ``source`` names the producer (``api``,
+    ``webhook:zendesk``, ``sim``, ``replay``), ``now`` is the wall clock (epoch s).
     """
     if not events:
         return []
     pipe = redis.pipeline(transaction=True)
+    ids = 0
     for p, evs in group_by_partition(events, partitions).items():
         key = events_stream(p)
         for i in range(0, len(evs), EVENTS_PER_ENTRY):
             pipe.xadd(key, {"e": encode(evs[i : i + EVENTS_PER_ENTRY])})
-    return list(pipe.execute())
+            ids += 1
+    count_arrival(pipe, source, {ev.team for ev in events}, time.time() if now is None else now)
+    return list(pipe.execute())[:ids]
+
+
+def count_arrival(pipe: Any, source: str, teams: Iterable[str], now: float) -> None:
+    """One arrival of ``source`` and of each team, in the pipeline: the latest time each was seen
+    (``sqm:ingest:seen``) and a count in this wall-clock minute (``sqm:ingest:count:<minute>``). One append
+    is one arrival however many events it carries: producers batch, and the heartbeats judge silences
+    on arrivals (see docs/alerts.md)."""
+    fields = [f"source:{source}", *(f"team:{t}" for t in sorted(teams))]
+    minute_key = ingest_count(int(now // 60))
+    pipe.hset(INGEST_SEEN, mapping=dict.fromkeys(fields, f"{now:.3f}"))
+    for f in fields:
+        pipe.hincrby(minute_key, f, 1)
+    pipe.expire(minute_key, INGEST_COUNT_TTL_S)
 
 
 DeadLetter = dict[str, str | bytes]

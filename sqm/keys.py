@@ -212,6 +212,36 @@ def bot_bucket(channel_id: str) -> str:
 _doc("sqm:alert:bucket:<channel>", "hash", "alerter", "token bucket of one bot key (shared by every alerter)")
 
 
+# --- heartbeats: nobody watching ----------------------------------------------------
+
+INGEST_SEEN = _doc("sqm:ingest:seen", "hash", "producers",
+                   "`source:<name>` / `team:<name>` → epoch s (wall clock) of its latest append")
+INGEST_COUNT_TTL_S = 3 * 3600
+
+
+def ingest_count(minute: int) -> str:
+    """Arrivals (appends) per source and team in one wall-clock minute (epoch s // 60).
+
+    >>> ingest_count(29527200)
+    'sqm:ingest:count:29527200'
+    """
+    return f"{PREFIX}:ingest:count:{minute}"
+
+
+_doc("sqm:ingest:count:<minute>", "hash, TTL", "producers",
+     "`source:<name>` / `team:<name>` → appends in that wall-clock minute (epoch s // 60); kept 3 h")
+HEARTBEAT_MODEL = _doc("sqm:heartbeat:model", "hash", "alerter",
+                       "series (`source:<name>`, `team:<name>`) → its seasonal arrival rate (JSON); `_cursor`: the "
+                       "last minute learned")
+HEARTBEAT_STATE = _doc("sqm:heartbeat:state", "hash", "alerter", "check → its open heartbeat alarm (JSON)")
+HEARTBEAT_ALERTERS = _doc("sqm:heartbeat:alerters", "hash", "alerter",
+                          "consumer → epoch s of its latest round; removed when it stops cleanly")
+HEARTBEAT_ROUND = _doc("sqm:heartbeat:round", "string, TTL", "alerter",
+                       "the alerter that runs this minute's heartbeat round (a lock)")
+HEARTBEAT_WATCHDOG = _doc("sqm:heartbeat:watchdog", "string", "api",
+                          "the dead-alerter alarm the API's watchdog sent (JSON), until an alerter beats again")
+
+
 # --- the improvement loop ------------------------------------------------------------
 
 EXPERIMENTS = _doc("sqm:improve:experiments", "hash", "api", "experiment id → `Experiment` (JSON)")

@@ -102,12 +102,12 @@ def replay(
                 else:
                     bad.append(got)
             if len(good) >= batch or len(bad) >= batch:
-                append_events(redis, good, settings.streams.partitions)
+                append_events(redis, good, settings.streams.partitions, source="replay")
                 append_dead_letters(redis, bad)
                 written, rejected = written + len(good), rejected + len(bad)
                 good, bad = [], []
                 bar.update(task, completed=stream.tell() if size else None, info=f"{written:,} events, {rejected:,} rejected")
-        append_events(redis, good, settings.streams.partitions)
+        append_events(redis, good, settings.streams.partitions, source="replay")
         append_dead_letters(redis, bad)
         written, rejected = written + len(good), rejected + len(bad)
         bar.update(task, completed=size or None, info=f"{written:,} events, {rejected:,} rejected")

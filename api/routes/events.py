@@ -89,7 +89,7 @@ class StoreFull(Exception):
 
 
 def append_unless_full(redis: Any, guard: MemoryGuard, events: list[ServiceEvent], partitions: int,
-                       incoming: int) -> list[bytes]:
+                       incoming: int, *, source: str = "api") -> list[bytes]:
     """``append_events`` unless the guard says Redis is (nearly) full; raises StoreFull or a RedisError, and then
     nothing was written (the append is one transaction)."""
     refusal = guard.refusal(incoming)
@@ -99,7 +99,7 @@ def append_unless_full(redis: Any, guard: MemoryGuard, events: list[ServiceEvent
             log.warning("api: ingest refused %d time(s) (logged at most every 10 s): %s", count, refusal)
         msg = f"{refusal}; retry later"
         raise StoreFull(msg)
-    return append_events(redis, events, partitions)
+    return append_events(redis, events, partitions, source=source)
 
 
 _full_logged = LogSampler(10.0)

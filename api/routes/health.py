@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import RedisDep, ViewerDep
+from alerts.heartbeats.monitor import heartbeat_status
+from api.deps import ClockDep, RedisDep, SettingsDep, ViewerDep
 from api.schemas import Health, Ready
 from sqm.store import memory_info, policy_problem
 
@@ -18,8 +19,10 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Redis does not answer"}})
-def readyz(request: Request, redis: RedisDep, response: Response) -> Ready:
-    """Ready when Redis answers; `warnings` names an evicting `maxmemory-policy` and ingest refused for memory."""
+def readyz(request: Request, redis: RedisDep, settings: SettingsDep, clock: ClockDep, response: Response) -> Ready:
+    """Ready when Redis answers; `warnings` names an evicting `maxmemory-policy` and ingest refused for memory;
+    `heartbeats` says, per source, team, the flow and each alerter, how long since it was last heard of and
+    whether its alarm is open (alerts.heartbeats)."""
     try:
         redis.ping()
         info = memory_info(redis)
@@ -28,7 +31,8 @@ def readyz(request: Request, redis: RedisDep, response: Response) -> Ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Ready(status="unavailable", redis=type(err).__name__)
     warnings = [w for w in (policy_problem(info.policy), pressure and f"ingest refused: {pressure}") if w]
-    return Ready(status="ready", redis="ok", warnings=warnings)
+    beats = heartbeat_status(settings, redis, clock.now()) if settings.alerts.heartbeat.enabled else {}
+    return Ready(status="ready", redis="ok", warnings=warnings, heartbeats=beats)
 
 
 @router.get("/metrics", response_class=Response, response_model=None,

@@ -64,7 +64,8 @@ def _deliver(redis: Any, settings: Settings, src: WebhookSource, mapped: list[Ma
                 claimed.append(key)
     out = [ev for (ev, _), k in zip(events, keep, strict=True) if k]
     try:
-        append_unless_full(redis, guard, out, settings.streams.partitions, len(raw))
+        append_unless_full(redis, guard, out, settings.streams.partitions, len(raw),
+                           source=f"webhook:{src.name}")
     except (RedisError, StoreFull):
         if claimed:  # let the helpdesk's retry through
             redis.delete(*claimed)

@@ -156,6 +156,26 @@ def _default_policies() -> dict[str, EscalationPolicy]:
     }
 
 
+class HeartbeatSettings(Section):
+    """Alarms for nobody watching: a source or team gone silent, the flow lagging, an alerter dead."""
+
+    enabled: bool = Field(True, description="the alerters watch arrivals, the flow and each other")
+    alpha: float = Field(0.001, gt=0, lt=0.5, description="a silence alerts when its probability under the "
+                         "expected arrival rate of those hours is below this")
+    half_life_weeks: float = Field(4.0, gt=0, description="exponential forgetting of the hour-of-week rates")
+    min_minutes: float = Field(30.0, ge=1, description="an hour is judged once this many of its minutes were learned")
+    min_silence_s: float = Field(300.0, ge=60, description="a shorter silence never alerts")
+    forget_after_s: float = Field(7 * 86400.0, gt=0, description="a source silent this long is forgotten (its "
+                                  "alarm resolves)")
+    flow_lag_s: float = Field(900.0, gt=0, description="the flow's closed minutes this far behind the wall clock "
+                              "while events arrive alert")
+    alerter_stale_s: float = Field(60.0, gt=0, description="an alerter whose heartbeat is older is taken for dead")
+    watchdog: bool = Field(True, description="the API process sends a dead-alerter alarm itself when no alerter beats")
+    every_s: float = Field(60.0, ge=1, description="how often one alerter runs the heartbeat round (and the watchdog "
+                           "looks, at most every 10 s)")
+    severity: Literal["info", "warning", "critical"] = Field("warning", description="of a silence alarm")
+
+
 class AlertSettings(Section):
     receivers: list[Receiver] = Field(default_factory=lambda: [Receiver(name="console")])
     route: Route = Field(default_factory=lambda: Route(receiver="console"))
@@ -192,6 +212,7 @@ class AlertSettings(Section):
     retention_s: float = Field(7 * 86400.0, gt=0, description="resolved alerts are forgotten this long after their last change")
     email_url: SecretStr = Field(SecretStr(""), description="Apprise mailto(s):// URL without `to`: escalations are mailed to the roster person's e-mail through it")
     consumer: str = Field("", description="consumer name in the anomalies group (default host-pid)")
+    heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
 
     @model_validator(mode="after")
     def _check_references(self) -> AlertSettings:
