@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.matchers import matches_all, parse_all
 from alerts.silences import Silence, inhibited_by, quiet_until, silenced_by
 from sqm.config import InhibitRule, QuietHours
+from sqm.matchers import matches_all, parse_all
 from sqm.models import Alert
 
 MUTING = ("inhibited", "silenced", "quiet_hours")

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from alerts.matchers import Matcher, matches_all, parse_all
 from sqm.config import AlertSettings, Route
+from sqm.matchers import Matcher, matches_all, parse_all
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from alerts import lifecycle
 from alerts.acklink import InvalidToken, secret_of, verify_token
 from alerts.channels import target
 from alerts.lifecycle import Change, Policy
-from alerts.matchers import matches_all, parse
 from alerts.outbox import Notification, latest_attempts, latest_notifications, read_notification, urls_of
 from alerts.routing import dry_run
 from alerts.silences import Silence, new_silence
@@ -27,6 +26,7 @@ from alerts.store import AlertStore
 from sqm.clock import Clock, SystemClock
 from sqm.config import Settings
 from sqm.errors import SqmError
+from sqm.matchers import matches_all, parse
 from sqm.models import Alert, to_builtins
 
 __all__ = [

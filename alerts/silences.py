@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from alerts.matchers import matches_all, parse, parse_all
 from sqm.config import InhibitRule, QuietHours
+from sqm.matchers import matches_all, parse, parse_all
 from sqm.models import Alert
 
 log = logging.getLogger("sqm.alerts")

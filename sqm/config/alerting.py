@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sqm.config.base import HHMM, Section
+from sqm.matchers import parse
 
 
 class QuietHours(Section):
@@ -70,16 +71,8 @@ class Route(Section):
 
 
 def _check_matcher(text: str) -> None:
-    found = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$", text)
-    if not found:
-        msg = f"matcher {text!r} is not of the form label=value, label!=value, label=~regex or label!~regex"
-        raise ValueError(msg)
-    if found[2] in ("=~", "!~"):
-        try:
-            re.compile(found[3])
-        except re.error as err:
-            msg = f"matcher {text!r}: bad regular expression: {err}"
-            raise ValueError(msg) from err
+    """The matcher parses (``sqm.matchers``: RE2 for regular expressions), or ValueError naming it."""
+    parse(text)
 
 
 class InhibitRule(Section):

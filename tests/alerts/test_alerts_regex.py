@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts import service
-from alerts.matchers import MAX_PATTERN, parse
+from sqm.matchers import MAX_PATTERN, parse
 from tests.alerts.factories import anomaly, json_url, push, settings
 from tests.alerts.processes import alerter_process, stop
 
@@ -71,3 +71,18 @@ def test_a_stored_silence_re2_refuses_is_ignored_not_fatal(redis, http_receiver)
     alerter.step()
     alerter.close()
     assert len(http_receiver.bodies) == 1
+
+
+@pytest.mark.parametrize("where", ["route", "inhibit"])
+def test_the_settings_refuse_what_re2_cannot_run_naming_the_key(where):
+    from pydantic import ValidationError
+
+    from sqm.config import Settings
+
+    bad = "kpi=~(?!csat).*"
+    alerts = ({"route": {"receiver": "console", "routes": [{"receiver": "console", "matchers": [bad]}]}}
+              if where == "route" else {"inhibit_rules": [{"source": [bad], "target": ["team=a"]}]})
+    with pytest.raises(ValidationError) as err:
+        Settings(alerts=alerts)
+    key = "alerts.route.routes.0.matchers" if where == "route" else "alerts.inhibit_rules.0.source"
+    assert key in str(err.value) and "invalid perl operator" in str(err.value)

@@ -1,6 +1,6 @@
 """Label matchers as Alertmanager writes them: ``team=billing``, ``severity!=info``, ``kpi=~frt_.*``, ``kpi!~nps``.
 
-Used by routes, silences and inhibition rules. Regular expressions are anchored and run on RE2
+Used by routes, silences and inhibition rules (``alerts/``), and by the settings to validate them. Regular expressions are anchored and run on RE2
 (``google-re2``), whose time is linear in the input: no pattern can hang the alerter, and
 ``team=~(a+)+b`` against a long label is as quick as any other. What RE2 cannot compile
 (backreferences, look-arounds, patterns longer than ``MAX_PATTERN``) is refused when the matcher
