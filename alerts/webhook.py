@@ -10,7 +10,7 @@ can drop the repeat. A URL with query parameters (Apprise's ``+header``, ``-para
 
 >>> t = WEBHOOK.target("jsons://user:s3cret@hooks.example.com:8443/a/b")
 >>> t.endpoint, t.masked
-('https://hooks.example.com:8443/a/b', 'jsons://user:****@hooks.example.com:8443/…')
+('https://hooks.example.com:8443/a/b', 'jsons://hooks.example.com:8443/…')
 >>> WEBHOOK.accepts("json://example.com/x"), WEBHOOK.accepts("json://example.com/x?+X-Token=1")
 (True, False)
 """
@@ -25,6 +25,7 @@ import httpx
 from alerts.bots import encode_json
 from alerts.notifier import Delivery, Outgoing, Target, Wire
 from sqm.keys import short_hash
+from sqm.redact import mask_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,7 @@ class JsonWebhook:
         host = parts.hostname or ""
         netloc = f"{host}:{parts.port}" if parts.port else host
         endpoint = f"{'https' if secure else 'http'}://{netloc}{parts.path or '/'}"
-        user = f"{unquote(parts.username)}:****@" if parts.username else ""
-        masked = f"{parts.scheme.lower()}://{user}{netloc}/…"
-        return Target(self.kind, url, masked, short_hash(url), "generic", endpoint=endpoint,
+        return Target(self.kind, url, mask_url(url), short_hash(url), "generic", endpoint=endpoint,
                       key=unquote(parts.username or ""), secret=unquote(parts.password or ""))
 
     def render(self, target: Target, message: Outgoing, now_s: float) -> JsonPost:

@@ -43,7 +43,7 @@ SECRET = "SECdemo0123456789"
      "https://open.larksuite.com/open-apis/bot/v2/hook/", "tok98765", ""),
     ("mailto://u:p@example.com?to=a@example.com", "email", None, "email", False, "", "", ""),
     ("json://example.com/x", "generic", "json://example.com/…", "generic", False, "http://example.com/x", "", ""),
-    ("jsons://u:pw@example.com:8443/x", "generic", "jsons://u:****@example.com:8443/…", "generic", False,
+    ("jsons://u:pw@example.com:8443/x", "generic", "jsons://example.com:8443/…", "generic", False,
      "https://example.com:8443/x", "u", "pw"),
     ("json://example.com/x?+X-Token=1", "generic", None, "generic", False, "", "", ""),  # Apprise's
     ("bogus://x", "generic", "bogus://(invalid)", "generic", False, "", "", ""),
